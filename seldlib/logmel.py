@@ -1,0 +1,138 @@
+"""Stereo log-mel features, exactly as the DCASE2025 Task 3 baseline computes them, but batched in torch.
+
+Baseline recipe (``extract_features.py``): 24 kHz audio, hop 480, Hann window 960 zero-padded (centred)
+to n_fft 1024, ``center=True`` with zero padding, power spectrogram, 64 Slaney mel bands over 0-12 kHz,
+``power_to_db(ref=1.0, amin=1e-10, top_db=80)`` where the 80 dB floor is relative to the maximum of
+the whole clip (both channels, all frames). A 5-s clip gives ``(2, 251, 64)`` = (channel, time, mel).
+
+:class:`LogMel` is the fast batched path; :func:`logmel_librosa` is the baseline's own (slow) way and
+serves as the reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import torch
+
+from seldlib.constants import FEATURE_HOP_SAMPLES, SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class LogMelConfig:
+    """Log-mel parameters; the defaults are the DCASE2025 baseline's."""
+
+    sample_rate: int = SAMPLE_RATE
+    n_fft: int = 1024
+    hop: int = FEATURE_HOP_SAMPLES
+    win: int = 2 * FEATURE_HOP_SAMPLES
+    n_mels: int = 64
+    fmin: float = 0.0
+    fmax: float = SAMPLE_RATE / 2
+    top_db: float | None = 80.0
+    amin: float = 1e-10
+
+    def __post_init__(self) -> None:
+        if self.win > self.n_fft:
+            raise ValueError(f"win ({self.win}) must not exceed n_fft ({self.n_fft})")
+        if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ValueError(f"need 0 <= fmin < fmax <= sample_rate/2, got fmin={self.fmin}, fmax={self.fmax}")
+        if self.hop <= 0 or self.n_mels <= 0:
+            raise ValueError("hop and n_mels must be positive")
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames of a centred STFT: ``1 + n_samples // hop`` (251 for 120000 samples)."""
+        return 1 + n_samples // self.hop
+
+    def to_json(self) -> str:
+        """Deterministic JSON (sorted keys), stored as an HDF5 attribute."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> "LogMelConfig":
+        return LogMelConfig(**json.loads(text))
+
+
+def mel_filterbank(cfg: LogMelConfig, dtype: type = np.float64) -> np.ndarray:
+    """librosa's Slaney mel filterbank, shape ``(n_mels, n_fft // 2 + 1)``."""
+    return librosa.filters.mel(
+        sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax,
+        htk=False, norm="slaney", dtype=dtype,
+    )
+
+
+def analysis_window(cfg: LogMelConfig) -> np.ndarray:
+    """Periodic Hann of length ``win`` zero-padded centrally to ``n_fft``, as ``librosa.stft`` builds it."""
+    window = librosa.filters.get_window("hann", cfg.win, fftbins=True)
+    return librosa.util.pad_center(window, size=cfg.n_fft)
+
+
+class LogMel:
+    """Batched torch log-mel.
+
+    ``compute_dtype`` is the precision of the STFT, mel projection and dB conversion. float64 (the
+    default) matches a float64 librosa reference to ~1e-9 dB; float32 is faster but can drift by
+    ~1e-2 dB in bands just above the 80 dB floor. The output is always float32.
+    """
+
+    def __init__(self, config: LogMelConfig | None = None, compute_dtype: torch.dtype = torch.float64):
+        self.config = config or LogMelConfig()
+        self.compute_dtype = compute_dtype
+        self._window = torch.from_numpy(analysis_window(self.config)).to(compute_dtype)
+        # Stored transposed, (n_bins, n_mels), so the projection is a plain right-multiplication.
+        self._mel_t = torch.from_numpy(mel_filterbank(self.config).T.copy()).to(compute_dtype)
+
+    @torch.no_grad()
+    def __call__(self, wave: torch.Tensor) -> torch.Tensor:
+        """``wave (batch, channels, samples)`` -> ``(batch, channels, frames, n_mels)`` float32 dB.
+
+        Each clip's 80 dB floor is relative to that clip's maximum over all channels and frames, so
+        the result for a clip never depends on the other clips in the batch.
+        """
+        if wave.dim() != 3:
+            raise ValueError(f"expected (batch, channels, samples), got shape {tuple(wave.shape)}")
+        cfg = self.config
+        batch, channels, n_samples = wave.shape
+        x = wave.to(self.compute_dtype).reshape(batch * channels, n_samples)
+        spec = torch.stft(
+            x, n_fft=cfg.n_fft, hop_length=cfg.hop, win_length=cfg.n_fft, window=self._window,
+            center=True, pad_mode="constant", normalized=False, onesided=True, return_complex=True,
+        )  # (batch*channels, n_bins, frames)
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.matmul(power.transpose(1, 2), self._mel_t)  # (batch*channels, frames, n_mels)
+        db = 10.0 * torch.log10(torch.clamp(mel, min=cfg.amin))  # ref = 1.0 -> no offset
+        db = db.reshape(batch, channels, db.shape[1], db.shape[2])
+        if cfg.top_db is not None:
+            peak = db.amax(dim=(1, 2, 3), keepdim=True)
+            db = torch.maximum(db, peak - cfg.top_db)
+        return db.to(torch.float32)
+
+    def numpy(self, wave: np.ndarray) -> np.ndarray:
+        """Convenience: one clip ``(channels, samples)`` numpy -> ``(channels, frames, n_mels)`` float32."""
+        return self(torch.from_numpy(np.ascontiguousarray(wave))[None])[0].numpy()
+
+
+def logmel_librosa(wave: np.ndarray, config: LogMelConfig | None = None) -> np.ndarray:
+    """The baseline's own computation with librosa, one clip at a time.
+
+    ``wave (channels, samples)`` -> ``(channels, frames, n_mels)``. The precision follows the input:
+    float32 audio (as ``librosa.load`` returns) gives the baseline's float32 arithmetic, float64
+    audio gives a float64 reference.
+    """
+    cfg = config or LogMelConfig()
+    wave = np.asarray(wave)
+    spec = librosa.stft(
+        wave, n_fft=cfg.n_fft, hop_length=cfg.hop, win_length=cfg.win, window="hann",
+        center=True, pad_mode="constant",
+    )  # (channels, n_bins, frames)
+    power = np.abs(spec) ** 2
+    mel = librosa.feature.melspectrogram(
+        S=power, sr=cfg.sample_rate, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax,
+        htk=False, norm="slaney", dtype=power.dtype,
+    )  # (channels, n_mels, frames)
+    db = librosa.power_to_db(mel, ref=1.0, amin=cfg.amin, top_db=cfg.top_db)
+    return np.ascontiguousarray(np.transpose(db, (0, 2, 1)))
