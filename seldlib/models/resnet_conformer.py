@@ -116,7 +116,7 @@ class ResNetConformerConfig:
 
     @classmethod
     def small_config(cls, output: str = "sed_doa") -> ResNetConformerConfig:
-        """A CPU-friendly configuration with the same structure (about 0.2 M parameters)."""
+        """A CPU-friendly configuration with the same structure (442,919 parameters for SED-DOA)."""
         return replace(
             cls(output=output),
             resnet_channels=(16, 32, 48, 64),

@@ -87,7 +87,7 @@ GLYPH_NAMES: tuple[str, ...] = (
     "plus",
     "cross",
     "star",
-    "hexagon",
+    "tall bar",
     "wide ellipse",
     "half disc",
     "hollow square",
@@ -212,7 +212,7 @@ def _shape(cls: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     if cls == 0:  # disc
         return rho2 <= 1.0
     if cls == 1:  # square
-        return np.maximum(au, av_) <= 0.8
+        return np.maximum(au, av_) <= 0.72
     if cls == 2:  # triangle, apex up
         return (v <= 0.75) & (au <= (v + 1.0) * (0.95 / 1.75))
     if cls == 3:  # diamond
@@ -227,8 +227,8 @@ def _shape(cls: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         theta = np.arctan2(v, u)
         prof = 0.42 + 0.58 * ((1.0 + np.cos(5.0 * (theta + np.pi / 2.0))) / 2.0) ** 2
         return rho2 <= prof * prof
-    if cls == 8:  # hexagon, flat top
-        return np.maximum(au * 0.8660254 + av_ * 0.5, av_) <= 0.85
+    if cls == 8:  # tall bar
+        return (au <= 0.4) & (av_ <= 1.0)
     if cls == 9:  # wide ellipse
         return u * u + (v / 0.5) ** 2 <= 1.0
     if cls == 10:  # lower half disc
@@ -290,8 +290,8 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
     img[:] = np.where(below, floor, sky)
 
     # Perspective checker on the floor: depth ~ 1/(y - horizon), lateral ~ (x - cx) * depth.
-    depth = 40.0 / np.maximum(ys - horizon, 1.0)
-    lateral = (xs - width / 2.0) * depth / 40.0
+    depth = 200.0 / np.maximum(ys - horizon, 1.0)
+    lateral = (xs - width / 2.0) / np.maximum(ys - horizon, 1.0)
     tile = rng.uniform(0.6, 1.6)
     checker = (np.floor(depth / tile) + np.floor(lateral / tile + rng.uniform())) % 2
     shade = np.where(below[..., 0], 1.0 - rng.uniform(0.08, 0.2) * checker, 1.0)
@@ -365,6 +365,10 @@ def _track_states(
     label frame is also in the track the direction moves linearly towards it (azimuth along the shorter
     arc, so unfolded values crossing +-180 do not sweep through the front).
     """
+    # Label frames after the last video frame cannot show; dropping them bounds the arrays below.
+    last = int(np.floor((n_frames - 1) / (fps * LABEL_HOP_SECONDS) + 1e-9))
+    keep = frames <= last + 1
+    frames, az, el, dist = frames[keep], az[keep], el[keep], dist[keep]
     n_lab = int(frames.max()) + 2 if frames.size else 1
     present = np.zeros(n_lab, dtype=bool)
     a = np.zeros(n_lab)
@@ -457,8 +461,10 @@ def render_frames(
     """
     _check_args(path, seed, fps, n_frames, width, height, n_distractors)
     checked = [_check_track(path, i, tr) for i, tr in enumerate(tracks)]
-    return _frames(checked, [int(tr.cls) for tr in tracks], seed, float(fps), int(n_frames), int(width),
-                   int(height), n_distractors, hfov_deg)
+    classes = [int(tr.cls) for tr in tracks]
+    return _frames(
+        checked, classes, int(seed), float(fps), int(n_frames), int(width), int(height), n_distractors, hfov_deg
+    )
 
 
 def _frames(
@@ -472,24 +478,34 @@ def _frames(
     n_distractors: int | None,
     hfov_deg: float,
 ) -> Iterator[np.ndarray]:
+    """Generator behind :func:`render_frames` (inputs already validated and sorted)."""
     bg_seq, dis_seq = np.random.SeedSequence(int(seed)).spawn(2)
     background = _background(np.random.default_rng(bg_seq), width, height)
     distractors = _distractors(np.random.default_rng(dis_seq), n_distractors, fps, n_frames, width, height)
 
     # Sprites as per-frame arrays: (visible, x, y, radius, distance) of shape (n_sprites, n_frames).
     cls_list: list[int] = []
-    vis, xs, ys, rs, ds = [], [], [], [], []
+    vis: list[np.ndarray] = []
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    rs: list[np.ndarray] = []
+    ds: list[np.ndarray] = []
     for cls, (fr, az, el, dist) in zip(classes, checked):
         active, az_k, el_k, d_k = _track_states(fr, az, el, dist, fps, n_frames)
         x, y, _ = project(az_k, el_k, width, height, hfov_deg)
-        vis.append(active & is_in_frame(az_k, el_k, width, height, hfov_deg))
         cls_list.append(cls)
-        xs.append(x), ys.append(y), rs.append(sprite_radius(d_k)), ds.append(d_k)
+        vis.append(active & is_in_frame(az_k, el_k, width, height, hfov_deg))
+        xs.append(x)
+        ys.append(y)
+        rs.append(sprite_radius(d_k))
+        ds.append(d_k)
     for cls, x, y, dist in distractors:
         cls_list.append(cls)
         vis.append(np.ones(n_frames, dtype=bool))
-        xs.append(x), ys.append(y)
-        rs.append(np.full(n_frames, float(sprite_radius(dist)))), ds.append(np.full(n_frames, dist))
+        xs.append(x)
+        ys.append(y)
+        rs.append(np.full(n_frames, float(sprite_radius(dist))))
+        ds.append(np.full(n_frames, dist))
 
     for k in range(n_frames):
         frame = background.copy()

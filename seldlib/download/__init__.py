@@ -1,0 +1,29 @@
+"""Verified downloads of the real data sets from Zenodo: resumable transfers, MD5 checks, safe extraction.
+
+Public API (see each module): :func:`fetch_record_files`, :func:`download_file`, :func:`safe_extract`,
+:func:`open_zip` (split ``.z01``… archives included), :func:`download_dataset`; CLI ``python -m seldlib.download``.
+"""
+
+from seldlib.download.datasets import DATASETS, MANIFEST_NAME, ArchiveSpec, DatasetSpec, download_dataset, main
+from seldlib.download.extract import safe_extract
+from seldlib.download.splitzip import open_zip, split_parts
+from seldlib.download.transfer import NetworkError, download_file, file_md5
+from seldlib.download.zenodo import ZENODO, RemoteFile, fetch_record_files
+
+__all__ = [
+    "DATASETS",
+    "MANIFEST_NAME",
+    "ZENODO",
+    "ArchiveSpec",
+    "DatasetSpec",
+    "NetworkError",
+    "RemoteFile",
+    "download_dataset",
+    "download_file",
+    "fetch_record_files",
+    "file_md5",
+    "main",
+    "open_zip",
+    "safe_extract",
+    "split_parts",
+]

@@ -1,0 +1,81 @@
+"""Running a trained model over feature batches and decoding its outputs into events.
+
+Every system (single model, baseline, ensemble) is decoded by the functions here so that all rows of
+a results table are scored by the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+# Output arrays each model kind produces (per clip: ``(50, 13)`` or ``(50, 13, 2)``; SELDnet ``(50, 3, 3, 13)``).
+OUTPUT_KEYS: dict[str, tuple[str, ...]] = {
+    "sed_doa": ("sed", "doa"),
+    "sed_sde": ("sed", "dist"),
+    "sed_sce": ("sed", "sce"),
+    "seldnet": ("accdoa",),
+}
+
+
+def iter_batches(features: Tensor, batch_size: int) -> Iterator[tuple[int, Tensor]]:
+    """Yield ``(start, features[start:start+batch_size])``."""
+    for start in range(0, len(features), batch_size):
+        yield start, features[start : start + batch_size]
+
+
+@torch.inference_mode()
+def predict_arrays(
+    model: nn.Module, kind: str, features: Tensor, batch_size: int = 32, device: str | torch.device = "cpu"
+) -> dict[str, np.ndarray]:
+    """Frame-wise outputs for a stack of clips.
+
+    Args:
+        features: ``(N, 2, T, 64)`` standardised log-mel features (on any device).
+
+    Returns:
+        ``{key: (N, 50, ...) float32}`` for the keys in :data:`OUTPUT_KEYS` ``[kind]``.
+    """
+    model.eval()
+    keys = OUTPUT_KEYS[kind]
+    chunks: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    for _, batch in iter_batches(features, batch_size):
+        out = model(batch.to(device, non_blocking=True))
+        for k in keys:
+            chunks[k].append(out[k].float().cpu().numpy())
+    if not len(features):
+        return {k: np.zeros((0,), np.float32) for k in keys}
+    return {k: np.concatenate(v) for k, v in chunks.items()}
+
+
+def write_outputs_h5(path, names: list[str], arrays: dict[str, np.ndarray], attrs: dict | None = None) -> None:
+    """Store frame-wise outputs ``{key: (N, 50, ...)}`` with clip ``names``, deterministically (no timestamps)."""
+    import json
+
+    import h5py
+
+    from seldlib.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w", track_order=True) as h5:
+            h5.create_dataset("names", data=np.array(names, dtype=h5py.string_dtype()), track_times=False)
+            for key in sorted(arrays):
+                h5.create_dataset(key, data=np.asarray(arrays[key], np.float32), track_times=False)
+            h5.attrs["meta"] = json.dumps(attrs or {}, sort_keys=True)
+
+
+def read_outputs_h5(path) -> tuple[list[str], dict[str, np.ndarray], dict]:
+    """Inverse of :func:`write_outputs_h5`."""
+    import json
+
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in h5["names"][()]]
+        arrays = {k: h5[k][()] for k in h5.keys() if k != "names"}
+        meta = json.loads(h5.attrs.get("meta", "{}"))
+    return names, arrays, meta

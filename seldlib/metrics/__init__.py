@@ -1,0 +1,34 @@
+"""Official-equivalent DCASE2025 Task 3 SELD metrics (F(20deg,1), F(20deg,1,on), DOAE_CD, RDE_CD, DistE, OSA).
+
+Command line: ``python -m seldlib.metrics REF_DIR PRED_DIR --json OUT.json [--onscreen] [--average macro|micro]``.
+"""
+
+from seldlib.metrics.core import (
+    EPS,
+    METRIC_NAMES,
+    SeldCounts,
+    SeldScores,
+    aggregate,
+    count_events,
+    score,
+    score_dirs,
+    score_pairs,
+    scores_from_counts,
+)
+from seldlib.metrics.io import HeaderLineWarning, collect_csvs, read_seld_csv
+
+__all__ = [
+    "EPS",
+    "METRIC_NAMES",
+    "HeaderLineWarning",
+    "SeldCounts",
+    "SeldScores",
+    "aggregate",
+    "collect_csvs",
+    "count_events",
+    "read_seld_csv",
+    "score",
+    "score_dirs",
+    "score_pairs",
+    "scores_from_counts",
+]

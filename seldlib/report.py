@@ -1,0 +1,348 @@
+"""Results reporting: per-system metric JSON, the README results table and the evaluation figures.
+
+Every function here is pure apart from writing the file it is asked to write, so the evaluate stage
+(``stages/evaluate.py``) only wires files together. Figures are drawn on a bare Agg canvas (no
+pyplot global state) and saved without the "Software" tag, so identical inputs give identical bytes.
+
+Command line (run by hand after ``dvc repro``; the stage itself never edits README.md)::
+
+    python -m seldlib.report --readme README.md --results metrics/evaluate/results.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seldlib.atomic import atomic_path, write_text_atomic
+from seldlib.constants import CLASS_NAMES, LABEL_HOP_SECONDS, N_CLASSES
+from seldlib.errors import SeldInputError
+from seldlib.metadata import EventTable
+from seldlib.metrics import SeldScores
+
+# Short class names for plot axes and stable JSON keys (same order as CLASS_NAMES).
+CLASS_ABBREV: tuple[str, ...] = (
+    "F-speech", "M-speech", "Clap", "Phone", "Laugh", "Domestic", "Steps",
+    "Door", "Music", "Instr.", "Tap", "Bell", "Knock",
+)
+CLASS_KEYS: tuple[str, ...] = (
+    "female_speech", "male_speech", "clapping", "telephone", "laughter", "domestic", "footsteps",
+    "door", "music", "instrument", "water_tap", "bell", "knock",
+)
+assert len(CLASS_ABBREV) == len(CLASS_KEYS) == len(CLASS_NAMES) == N_CLASSES
+
+# Display names, in the row order of the paper's Table 1.
+SYSTEM_LABELS: dict[str, str] = {
+    "seldnet": "Baseline SELDnet",
+    "sed_doa": "SED-DOA",
+    "sed_sde": "SED-SDE",
+    "sed_sce": "SED-SCE",
+    "ensemble": "Model Ensemble",
+}
+
+# NERC-SLIP technical report, Table 1: audio-only systems, DCASE2025 stereo dev set (real data).
+# (F(20°,1), DOAE in degrees, RDE); None where the paper prints "-".
+PAPER_TABLE1: dict[str, tuple[str, float | None, float | None, float | None]] = {
+    "seldnet": ("Baseline-A", 0.23, 24.50, 0.41),
+    "sed_doa": ("SED-DOA", 0.50, 12.50, None),
+    "sed_sde": ("SED-SDE", 0.53, None, 0.26),
+    "sed_sce": ("SED-SCE", 0.50, 12.80, 0.27),
+    "ensemble": ("Model Ensemble", 0.54, 11.80, 0.26),
+}
+
+# sed_doa has no distance head: it writes a constant default distance, so its RDE says nothing.
+CONSTANT_DISTANCE_SYSTEMS = frozenset({"sed_doa"})
+# sed_sde has no direction head: its azimuth is SED-DOA's (seldlib.ensemble.system_outputs).
+DIRECTION_FROM: dict[str, str] = {"sed_sde": "SED-DOA"}
+
+DATA_LABELS: dict[str, str] = {
+    "synth-mini": "embedded synthetic data (`synth-mini`, split dev-test-sim)",
+    "dcase2025": "DCASE2025 stereo dev-test (real data: dev-test-tau + dev-test-sony)",
+}
+
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+_METRICS = ("F", "DOAE", "RDE", "DistE", "OSA")
+_COUNTERS = ("TP", "FP", "FP_spatial", "FN", "n_matched", "n_ref", "n_pred")
+_PNG_META = {"Software": None}  # no matplotlib version string: bytes depend on the data only
+_DPI = 100
+
+
+# ------------------------------------------------------------------------------------------------
+# numbers
+
+
+def _num(x: Any) -> float | None:
+    """Python float, or None for NaN / inf (JSON has no NaN)."""
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def system_json(scores: SeldScores, system: str | None = None, threshold: float | None = None) -> dict[str, Any]:
+    """Small, stable JSON document for DVC metrics: macro metrics plus a class-wise table.
+
+    Keys: ``F, DOAE, RDE, DistE, OSA, n_files, average, totals{TP..n_pred}, classwise{<class key>:
+    {F, DOAE, RDE, DistE, OSA, TP, FP, FP_spatial, FN, n_ref, n_pred}}`` and, when given,
+    ``system``, ``threshold``; ``ci`` (95% jackknife intervals) when the scores carry them.
+    Undefined values (no matched pair) are ``None``.
+    """
+    out: dict[str, Any] = {m: _num(getattr(scores, m)) for m in _METRICS}
+    out["n_files"] = int(scores.n_files)
+    out["average"] = scores.average
+    out["totals"] = {k: int(np.sum(scores.classwise[k])) for k in _COUNTERS}
+    classwise: dict[str, dict[str, Any]] = {}
+    for c, key in enumerate(CLASS_KEYS):
+        row: dict[str, Any] = {m: _num(scores.classwise[m][c]) for m in _METRICS}
+        row.update({k: int(scores.classwise[k][c]) for k in ("TP", "FP", "FP_spatial", "FN", "n_ref", "n_pred")})
+        classwise[key] = row
+    out["classwise"] = classwise
+    if system is not None:
+        out["system"] = system
+    if threshold is not None:
+        out["threshold"] = float(threshold)
+    if scores.jackknife is not None:
+        out["ci"] = {m: [_num(scores.jackknife[m]["ci_low"]), _num(scores.jackknife[m]["ci_high"])] for m in _METRICS}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# markdown
+
+
+def _fmt(value: float | None, kind: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    if kind == "deg":
+        return f"{value:.2f}°"
+    return f"{value:.3f}" if kind == "ours" else f"{value:.2f}"
+
+
+def _ordered(systems: Mapping[str, Any]) -> list[str]:
+    """Known systems in Table 1 order, then any others alphabetically."""
+    known = [s for s in SYSTEM_LABELS if s in systems]
+    return known + sorted(s for s in systems if s not in SYSTEM_LABELS)
+
+
+def _our_cells(system: str, s: SeldScores) -> tuple[str, str, str]:
+    f = _fmt(s.F, "ours")
+    doae = _fmt(s.DOAE, "deg")
+    if system in DIRECTION_FROM and doae != "–":
+        doae += f" (from {DIRECTION_FROM[system]})"
+    rde = "– (constant distance)" if system in CONSTANT_DISTANCE_SYSTEMS else _fmt(s.RDE, "ours")
+    return f, doae, rde
+
+
+def results_table(scores: Mapping[str, SeldScores], data_label: str = DATA_LABELS["synth-mini"]) -> str:
+    """Markdown: our F(20°,1) / DOAE / RDE per system next to the paper's Table 1.
+
+    Rows follow Table 1 (baseline, SED-DOA, SED-SDE, SED-SCE, ensemble); a paper row without our
+    system shows "not run", a system of ours without a paper row shows "–" in the paper columns.
+    """
+    n_files = {int(s.n_files) for s in scores.values()}
+    clips = f", {n_files.pop()} clips" if len(n_files) == 1 else ""
+    lines = [
+        f"Ours: {data_label}{clips}. Paper: NERC-SLIP Table 1, DCASE2025 stereo dev set (real data). "
+        "Macro averages over the 13 classes; F(20°,1) with the official thresholds (20°, relative distance 1).",
+        "",
+        "| System | F(20°,1) ours | DOAE ours | RDE ours | F(20°,1) paper | DOAE paper | RDE paper |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = list(SYSTEM_LABELS) + [s for s in _ordered(scores) if s not in SYSTEM_LABELS]
+    for system in rows:
+        label = SYSTEM_LABELS.get(system, system)
+        ours = _our_cells(system, scores[system]) if system in scores else ("not run", "not run", "not run")
+        paper = PAPER_TABLE1.get(system)
+        if paper is None:
+            theirs = ("–", "–", "–")
+        else:
+            label = f"{label} / {paper[0]}" if paper[0] != label else label
+            theirs = (_fmt(paper[1], "paper"), _fmt(paper[2], "deg"), _fmt(paper[3], "paper"))
+        lines.append(f"| {label} | {' | '.join(ours)} | {' | '.join(theirs)} |")
+    lines += [
+        "",
+        "SED-SDE has no direction head: its azimuth, hence its DOAE, comes from SED-DOA. SED-DOA has no "
+        "distance head and writes a constant distance, so its RDE is not reported (that distance still "
+        "enters its F through the relative-distance threshold).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def replace_between_markers(text: str, new: str, source: str | Path | None = None) -> str:
+    """``text`` with everything between :data:`README_START` and :data:`README_END` replaced by ``new``.
+
+    The markers stay; exactly one of each, start before end, else :class:`SeldInputError`.
+    """
+    n_start, n_end = text.count(README_START), text.count(README_END)
+    if n_start != 1 or n_end != 1:
+        raise SeldInputError(
+            source, f"needs exactly one {README_START!r} and one {README_END!r} marker, found {n_start} and {n_end}"
+        )
+    i, j = text.index(README_START), text.index(README_END)
+    if j < i:
+        raise SeldInputError(source, f"{README_END!r} comes before {README_START!r}")
+    body = new.strip("\n")
+    return text[: i + len(README_START)] + "\n" + body + "\n" + text[j:]
+
+
+def update_readme_results(readme_path: str | Path, results_md: str | Path) -> None:
+    """Put the table in file ``results_md`` between the results markers of ``readme_path`` (atomically)."""
+    readme_path, results_md = Path(readme_path), Path(results_md)
+    texts = []
+    for p in (readme_path, results_md):
+        try:
+            texts.append(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SeldInputError(p, "file not found") from None
+    new = replace_between_markers(texts[0], texts[1], readme_path)
+    if new != texts[0]:  # unchanged README keeps its mtime
+        write_text_atomic(readme_path, new)
+
+
+# ------------------------------------------------------------------------------------------------
+# figures
+
+
+def _figure(width: float, height: float):  # noqa: ANN202 - matplotlib types
+    """A figure on its own Agg canvas: no pyplot, no global backend switch."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: str | Path) -> None:  # noqa: ANN001
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=_DPI, metadata=_PNG_META)
+
+
+def plot_classwise(scores: Mapping[str, SeldScores], path: str | Path) -> None:
+    """Three panels (F, DOAE, RDE), one group of bars per class, one bar per system.
+
+    Undefined values (no matched pair) and the RDE of constant-distance systems are left empty.
+    """
+    systems = _ordered(scores)
+    fig = _figure(12.0, 9.0)
+    axes = fig.subplots(3, 1, sharex=True)
+    x = np.arange(N_CLASSES)
+    width = 0.8 / max(len(systems), 1)
+    panels = (("F", "F(20°,1)"), ("DOAE", "DOAE (°)"), ("RDE", "RDE"))
+    for ax, (metric, ylabel) in zip(axes, panels):
+        for k, system in enumerate(systems):
+            values = np.asarray(scores[system].classwise[metric], np.float64).copy()
+            if metric == "RDE" and system in CONSTANT_DISTANCE_SYSTEMS:
+                values[:] = np.nan
+            heights = np.nan_to_num(values, nan=0.0)  # empty bar rather than a NaN warning
+            ax.bar(x - 0.4 + (k + 0.5) * width, heights, width, label=SYSTEM_LABELS.get(system, system), color=f"C{k}")
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="y", alpha=0.3)
+        if metric == "F":
+            ax.set_ylim(0, 1)
+    axes[0].legend(ncol=max(len(systems), 1), fontsize=8, loc="upper right")
+    axes[0].set_title("Class-wise scores on the test split (empty bar: undefined or not applicable)")
+    axes[-1].set_xticks(x)
+    axes[-1].set_xticklabels(CLASS_ABBREV, rotation=30, ha="right")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_tracks(ref: EventTable, pred: EventTable, clip: str, path: str | Path, system: str = "ensemble") -> None:
+    """Reference vs predicted azimuth (top) and distance (bottom) over time, one colour per class.
+
+    Reference events are hollow circles, predictions crosses; distances in the tables are in cm
+    (DCASE2025 CSVs) and are shown in metres.
+    """
+    fig = _figure(10.0, 6.5)
+    ax_az, ax_d = fig.subplots(2, 1, sharex=True)
+    classes = sorted(set(ref.cls.tolist()) | set(pred.cls.tolist()))
+    for c in classes:
+        color = f"C{c % 10}"
+        name = CLASS_ABBREV[c] if 0 <= c < N_CLASSES else str(c)
+        r, p = ref.cls == c, pred.cls == c
+        t_r, t_p = ref.frame[r] * LABEL_HOP_SECONDS, pred.frame[p] * LABEL_HOP_SECONDS
+        ax_az.scatter(t_r, ref.azimuth[r], s=36, facecolors="none", edgecolors=color, label=f"{name} ref")
+        ax_az.scatter(t_p, pred.azimuth[p], s=20, marker="x", color=color, label=f"{name} pred")
+        ax_d.scatter(t_r, ref.distance[r] / 100.0, s=36, facecolors="none", edgecolors=color)
+        ax_d.scatter(t_p, pred.distance[p] / 100.0, s=20, marker="x", color=color)
+    ax_az.set_ylim(-185, 185)
+    ax_az.set_yticks([-180, -90, 0, 90, 180])
+    ax_az.set_ylabel("azimuth (°, + = left)")
+    ax_d.set_ylabel("distance (m)")
+    ax_d.set_ylim(bottom=0.0)  # distances are positive; a zero baseline keeps errors in proportion
+    ax_d.set_xlabel("time (s)")
+    ax_d.set_xlim(-0.1, 5.1)
+    for ax in (ax_az, ax_d):
+        ax.grid(alpha=0.3)
+    if classes:
+        ax_az.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    label = SYSTEM_LABELS.get(system, system)
+    ax_az.set_title(f"{clip}: reference (○) vs {label} (×)")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_summary(scores: Mapping[str, SeldScores], path: str | Path) -> None:
+    """The systems' macro scores as a table image (F, DOAE, RDE, DistE and the TP / FP / FN totals)."""
+    systems = _ordered(scores)
+    header = ["System", "F(20°,1)", "DOAE (°)", "RDE", "DistE (cm)", "TP", "FP", "FP spatial", "FN"]
+    cells = []
+    for system in systems:
+        s = scores[system]
+        rde = "n/a" if system in CONSTANT_DISTANCE_SYSTEMS else _fmt(s.RDE, "ours")
+        diste = "n/a" if system in CONSTANT_DISTANCE_SYSTEMS else _fmt(s.DistE, "paper")
+        cells.append([
+            SYSTEM_LABELS.get(system, system), _fmt(s.F, "ours"), _fmt(s.DOAE, "paper"), rde, diste,
+            *(str(int(np.sum(s.classwise[k]))) for k in ("TP", "FP", "FP_spatial", "FN")),
+        ])
+    fig = _figure(10.0, 0.5 + 0.35 * (len(cells) + 1))
+    ax = fig.add_axes((0.02, 0.05, 0.96, 0.9))
+    ax.axis("off")
+    if cells:
+        widths = [0.22] + [0.78 / (len(header) - 1)] * (len(header) - 1)  # room for system names
+        table = ax.table(cellText=cells, colLabels=header, colWidths=widths, cellLoc="center", bbox=(0, 0, 1, 1))
+        table.auto_set_font_size(False)
+        table.set_fontsize(10)
+        for col in range(len(header)):
+            table[0, col].set_text_props(weight="bold")
+    else:
+        ax.text(0.5, 0.5, "no systems evaluated", ha="center", va="center")
+    _save(fig, path)
+
+
+def track_clips(refs: Mapping[str, EventTable], n: int) -> list[str]:
+    """The ``n`` clips with the most reference events (ties: by name) -- deterministic plot choice."""
+    order = sorted(refs, key=lambda name: (-len(refs[name]), name))
+    return order[: max(n, 0)]
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m seldlib.report",
+        description="Copy the generated results table into README.md between the results markers.",
+    )
+    ap.add_argument("--readme", default="README.md", type=Path)
+    ap.add_argument("--results", default="metrics/evaluate/results.md", type=Path)
+    args = ap.parse_args(argv)
+    try:
+        update_readme_results(args.readme, args.results)
+    except SeldInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{args.readme}: results table updated from {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

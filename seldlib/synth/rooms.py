@@ -1,0 +1,363 @@
+"""Rooms as FOA spatial room impulse responses (SRIRs) on a grid of source positions.
+
+* :class:`Room`: ``irs`` (M, 4, N) float32 FOA SRIRs (W, Y, Z, X; ACN/SN3D), ``positions`` (M, 3)
+  metres relative to the microphone (x front, y left, z up), sample rate.
+* :func:`write_sofa` / :func:`load_sofa`: the SOFA "SingleRoomSRIR" layout SpatialScaper uses
+  (synthesis.md §2.2): ``Data.IR`` (M, R, N), ``Data.SamplingRate`` (I), ``SourcePosition`` (M, C)
+  mic-relative cartesian metres. Written and read with h5py (SOFA files are netCDF4 = HDF5), so
+  SpatialScaper-prepared real rooms (TAU-SRIR DB ``*_foa.sofa``) load through the same function.
+* :func:`simulate_room`: a vectorised image-source model of a shoebox (own implementation) for the
+  early part plus a diffuse, exponentially decaying noise tail for the late part.
+
+Image-source model (Allen & Berkley): for a box [0, Lx]x[0, Ly]x[0, Lz], source s, per axis the images
+are at (1 - 2p) s + 2 n L (p in {0, 1}, n integer) after |n - p| + |n| wall reflections. Each image has
+amplitude beta^order / d (so the direct path is exactly 1/d, d in metres), delay d / c and the FOA
+gains of its direction seen from the mic. beta = sqrt(1 - alpha) with Eyring's absorption
+alpha = 1 - exp(-0.161 V / (S RT60)), so the energy decays 60 dB in RT60.
+
+Late tail: after t_mix = max_order * min(L) / c the image set is incomplete, so the IR crossfades (10 ms)
+into Gaussian noise with the decay of a diffuse field, energy per sample E(t) ~ exp(-13.82 t / RT60)
+(for images filling space with density 1/V, each of energy beta^(2 order) / d^2, the mean is
+4 pi c / (V sr) exp(-13.82 t / RT60)); its level is matched to the image-source energy in the 20 ms
+before t_mix, which in a shoebox exceeds that mean (long axes reflect less often). FOA diffuse-field statistics: W unit energy, X, Y, Z each 1/3 of it,
+mutually uncorrelated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+from scipy.signal import resample_poly
+from tqdm import tqdm
+
+from seldlib.atomic import atomic_path
+from seldlib.constants import SAMPLE_RATE
+from seldlib.errors import SeldInputError
+
+SPEED_OF_SOUND = 343.0
+_SINC_HALF = 8  # fractional-delay windowed-sinc half-width in samples
+
+
+@dataclass
+class Room:
+    """FOA SRIRs of one room.
+
+    irs: (M, 4, N) float32, channels W, Y, Z, X. positions: (M, 3) float64 metres, mic-relative.
+    """
+
+    name: str
+    irs: np.ndarray
+    positions: np.ndarray
+    sr: int = SAMPLE_RATE
+
+    @property
+    def n_positions(self) -> int:
+        return int(self.irs.shape[0])
+
+    def polar(self) -> np.ndarray:
+        """(M, 3) azimuth deg (+ = left), elevation deg (+ = up), distance m of every grid position."""
+        return cart_to_polar(self.positions)
+
+
+@dataclass
+class RoomSpec:
+    """A shoebox room to simulate. Lengths in metres; the mic position is absolute inside the box."""
+
+    name: str
+    size: tuple[float, float, float]
+    rt60: float
+    mic: tuple[float, float, float]
+    radii: tuple[float, ...] = (0.6, 1.0, 1.5, 2.2, 3.0, 4.0, 5.0, 6.0)
+    elevations: tuple[float, ...] = (-40.0, -20.0, 0.0, 20.0, 40.0)
+    az_step_deg: float = 20.0
+    max_order: int = 8
+    ir_seconds: float | None = None  # None: min(0.5, max(0.2, rt60)), i.e. truncated ~60 dB down
+    wall_margin: float = 0.3
+    extra: dict = field(default_factory=dict)
+
+
+def cart_to_polar(xyz: np.ndarray) -> np.ndarray:
+    """(…, 3) cartesian -> (…, 3) azimuth deg (atan2(y, x)), elevation deg, distance."""
+    xyz = np.asarray(xyz, np.float64)
+    r = np.linalg.norm(xyz, axis=-1)
+    az = np.rad2deg(np.arctan2(xyz[..., 1], xyz[..., 0]))
+    el = np.rad2deg(np.arcsin(np.clip(xyz[..., 2] / np.maximum(r, 1e-12), -1.0, 1.0)))
+    return np.stack([az, el, r], axis=-1)
+
+
+def polar_to_cart(az_deg: np.ndarray, el_deg: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Azimuth/elevation (deg) and distance -> (…, 3) cartesian."""
+    a, e = np.deg2rad(az_deg), np.deg2rad(el_deg)
+    r = np.asarray(r, np.float64)
+    return np.stack([r * np.cos(e) * np.cos(a), r * np.cos(e) * np.sin(a), r * np.sin(e)], axis=-1)
+
+
+def grid_positions(spec: RoomSpec) -> np.ndarray:
+    """Mic-relative grid (M, 3): rings of ``radii`` x ``elevations`` x azimuth steps, kept inside the box.
+
+    Odd rings are offset by half an azimuth step so that neighbouring rings interleave.
+    """
+    size, mic = np.asarray(spec.size, float), np.asarray(spec.mic, float)
+    pts = []
+    for i_r, r in enumerate(spec.radii):
+        for i_e, el in enumerate(spec.elevations):
+            offset = 0.5 * spec.az_step_deg * ((i_r + i_e) % 2)
+            az = np.arange(0.0, 360.0, spec.az_step_deg) + offset
+            pts.append(polar_to_cart(az, np.full_like(az, el), np.full_like(az, r)))
+    rel = np.concatenate(pts)
+    absolute = rel + mic
+    inside = np.all((absolute >= spec.wall_margin) & (absolute <= size - spec.wall_margin), axis=1)
+    return rel[inside]
+
+
+def eyring_beta(size: tuple[float, float, float], rt60: float) -> float:
+    """Wall reflection coefficient (pressure) giving ``rt60`` by Eyring's formula."""
+    lx, ly, lz = size
+    volume, surface = lx * ly * lz, 2 * (lx * ly + lx * lz + ly * lz)
+    alpha = 1.0 - np.exp(-0.161 * volume / (surface * rt60))
+    return float(np.sqrt(1.0 - np.clip(alpha, 0.01, 0.99)))
+
+
+def _image_lattice(max_order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (p, n) per axis with total reflection order <= max_order.
+
+    Returns sign (Q, 3) = 1 - 2p, n (Q, 3), order (Q,).
+    """
+    k = max_order // 2 + 1
+    n1 = np.arange(-k, k + 1)
+    p1 = np.array([0, 1])
+    nn, pp = np.meshgrid(n1, p1, indexing="ij")
+    nn, pp = nn.ravel(), pp.ravel()
+    axis_order = np.abs(nn - pp) + np.abs(nn)
+    ix, iy, iz = np.meshgrid(*(np.arange(len(nn)),) * 3, indexing="ij")
+    ix, iy, iz = ix.ravel(), iy.ravel(), iz.ravel()
+    order = axis_order[ix] + axis_order[iy] + axis_order[iz]
+    keep = order <= max_order
+    ix, iy, iz = ix[keep], iy[keep], iz[keep]
+    sign = np.stack([1 - 2 * pp[ix], 1 - 2 * pp[iy], 1 - 2 * pp[iz]], axis=1).astype(np.float64)
+    n = np.stack([nn[ix], nn[iy], nn[iz]], axis=1).astype(np.float64)
+    return sign, n, order[keep]
+
+
+def image_source_foa(
+    size: np.ndarray,
+    mic: np.ndarray,
+    source: np.ndarray,
+    beta: float,
+    lattice: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_samples: int,
+    sr: int = SAMPLE_RATE,
+    t_end: float | None = None,
+) -> np.ndarray:
+    """Early FOA SRIR (4, n_samples) of one source by the image-source model (images with delay < t_end).
+
+    Each image adds amplitude beta^order / d times (1, u_y, u_z, u_x) through a Hann-windowed sinc
+    fractional delay at d / c seconds; u is the unit vector mic -> image.
+    """
+    sign, n, order = lattice
+    img = sign * source + 2.0 * n * size  # (Q, 3)
+    vec = img - mic
+    dist = np.linalg.norm(vec, axis=1)
+    delay = dist / SPEED_OF_SOUND * sr
+    limit = n_samples - _SINC_HALF - 1 if t_end is None else min(n_samples - _SINC_HALF - 1, t_end * sr)
+    keep = delay < limit
+    vec, dist, delay, order = vec[keep], dist[keep], delay[keep], order[keep]
+    amp = beta ** order / np.maximum(dist, 1e-3)
+    unit = vec / np.maximum(dist, 1e-9)[:, None]
+    gains = np.stack([np.ones_like(dist), unit[:, 1], unit[:, 2], unit[:, 0]])  # (4, Q) W, Y, Z, X
+    base = np.floor(delay).astype(np.int64)
+    taps = np.arange(-_SINC_HALF + 1, _SINC_HALF + 1)  # 16 taps around the delay
+    idx = base[:, None] + taps[None, :]  # (Q, 16)
+    frac = idx - delay[:, None]
+    kernel = np.sinc(frac) * (0.5 + 0.5 * np.cos(np.pi * frac / _SINC_HALF))
+    kernel *= amp[:, None]
+    valid = idx >= 0
+    out = np.empty((4, n_samples))
+    for c in range(4):
+        w = kernel * gains[c][:, None]
+        out[c] = np.bincount(idx[valid], weights=w[valid], minlength=n_samples)[:n_samples]
+    return out
+
+
+def simulate_room(spec: RoomSpec, seed: int, sr: int = SAMPLE_RATE, progress: bool = False) -> Room:
+    """Simulate FOA SRIRs for every grid position of ``spec`` (see module doc for the model)."""
+    size, mic = np.asarray(spec.size, float), np.asarray(spec.mic, float)
+    if np.any(mic <= 0) or np.any(mic >= size):
+        raise ValueError(f"room {spec.name}: mic {spec.mic} is outside the box {spec.size}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _name_key(spec.name)]))
+    positions = grid_positions(spec)
+    ir_seconds = spec.ir_seconds if spec.ir_seconds is not None else min(0.5, max(0.2, spec.rt60))
+    n = int(round(ir_seconds * sr))
+    beta = eyring_beta(spec.size, spec.rt60)
+    lattice = _image_lattice(spec.max_order)
+    volume = float(np.prod(size))
+    t_mix = spec.max_order * float(size.min()) / SPEED_OF_SOUND
+    ramp = int(0.010 * sr)
+    i_mix = min(int(t_mix * sr), n - ramp - 1)
+    t = np.arange(n) / sr
+    # Expected tail energy per sample in W (see module doc); fade in over `ramp` samples after t_mix.
+    env = np.sqrt(4 * np.pi * SPEED_OF_SOUND / (volume * sr) * np.exp(-13.82 * t / spec.rt60))
+    fade_in = np.clip((np.arange(n) - i_mix) / ramp, 0.0, 1.0)
+    early_gain = np.sqrt(1.0 - fade_in**2)  # equal-power crossfade: early and tail are uncorrelated
+    tail_gain = env * fade_in
+    end_fade = np.ones(n)
+    n_end = int(0.02 * sr)
+    end_fade[-n_end:] = 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, n_end))
+    chan_scale = np.array([1.0, 1 / np.sqrt(3), 1 / np.sqrt(3), 1 / np.sqrt(3)])[:, None]
+    irs = np.empty((len(positions), 4, n), np.float32)
+    for m in tqdm(range(len(positions)), desc=f"simulate {spec.name}", disable=not progress, leave=False):
+        early = image_source_foa(size, mic, mic + positions[m], beta, lattice, n, sr, t_end=(i_mix + ramp) / sr)
+        # Match the tail to the image-source energy just before t_mix: a shoebox's energy decays
+        # direction-dependently, so the diffuse formula alone would leave a level step at t_mix.
+        win = early[0, max(0, i_mix - int(0.02 * sr)):i_mix]
+        measured = float(np.mean(win**2)) if len(win) else 0.0
+        expected = float(env[max(0, i_mix - int(0.01 * sr))] ** 2)
+        level = np.sqrt(measured / expected) if measured > 0 and expected > 0 else 1.0
+        tail = rng.standard_normal((4, n)) * chan_scale
+        irs[m] = ((early * early_gain + tail * tail_gain * level) * end_fade).astype(np.float32)
+    return Room(spec.name, irs, positions, sr)
+
+
+def _name_key(name: str) -> int:
+    import zlib
+
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def default_room_specs(role: str) -> list[RoomSpec]:
+    """Default simulated rooms per role: ``"train"`` (3), ``"test"`` (2, unseen in training), ``"synth"`` (2).
+
+    Sizes 5-16 m, RT60 0.25-0.8 s; the larger rooms allow the 4-6 m rings.
+    """
+    specs = {
+        "train": [
+            RoomSpec("sim_train_office", (6.0, 5.0, 3.0), 0.35, (3.2, 2.4, 1.5)),
+            RoomSpec("sim_train_classroom", (9.5, 7.0, 3.2), 0.55, (4.6, 3.6, 1.6)),
+            RoomSpec("sim_train_hall", (14.0, 10.0, 4.5), 0.75, (7.2, 4.8, 1.7)),
+        ],
+        "test": [
+            RoomSpec("sim_test_meeting", (7.0, 6.0, 2.8), 0.30, (3.4, 3.1, 1.4)),
+            RoomSpec("sim_test_lecture", (12.5, 9.0, 4.0), 0.65, (6.1, 4.4, 1.6)),
+        ],
+        "synth": [
+            RoomSpec("sim_synth_small", (5.0, 4.2, 2.7), 0.25, (2.6, 2.0, 1.4)),
+            RoomSpec("sim_synth_large", (16.0, 12.0, 5.0), 0.80, (8.1, 6.2, 1.8)),
+        ],
+    }
+    if role not in specs:
+        raise ValueError(f"role must be one of {sorted(specs)}, got {role!r}")
+    return specs[role]
+
+
+def write_sofa(path: str | Path, room: Room, comment: str = "") -> None:
+    """Write ``room`` as a SOFA SingleRoomSRIR file (h5py; netCDF4-style dimension scales), atomically."""
+    path = Path(path)
+    m, r, n = room.irs.shape
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            attrs = {
+                "Conventions": "SOFA", "Version": "2.1", "SOFAConventions": "SingleRoomSRIR",
+                "SOFAConventionsVersion": "1.0", "APIName": "seldlib", "APIVersion": "0.1",
+                "AuthorContact": "n/a", "Organization": "n/a", "License": "MIT", "DataType": "FIR",
+                "RoomType": "shoebox", "Title": f"seldlib simulated - {room.name}",
+                "DateCreated": "1970-01-01 00:00:00", "DateModified": "1970-01-01 00:00:00",
+                "DatabaseName": "seldlib", "ListenerShortName": "foa", "RoomShortName": room.name,
+                "Comment": comment,
+            }
+            for k, v in attrs.items():
+                f.attrs[k] = v
+            dims = {}
+            for name, size in (("M", m), ("R", r), ("N", n), ("E", 1), ("I", 1), ("C", 3)):
+                d = f.create_dataset(name, data=np.arange(size, dtype=np.float32))
+                d.make_scale(name)
+                d.attrs["NAME"] = np.bytes_(f"This is a netCDF dimension but not a netCDF variable. {size:10d}")
+                dims[name] = d
+
+            def var(name: str, data: np.ndarray, dim_names: tuple[str, ...], **var_attrs: str) -> None:
+                ds = f.create_dataset(name, data=data)
+                for i, dn in enumerate(dim_names):
+                    ds.dims[i].attach_scale(dims[dn])
+                for k, v in var_attrs.items():
+                    ds.attrs[k] = v
+
+            var("Data.IR", room.irs.astype(np.float32), ("M", "R", "N"), ChannelOrdering="acn", Normalization="sn3d")
+            var("Data.SamplingRate", np.array([float(room.sr)]), ("I",), Units="hertz")
+            var("Data.Delay", np.zeros((1, r)), ("I", "R"))
+            var("SourcePosition", room.positions.astype(np.float64), ("M", "C"), Units="metre", Type="cartesian")
+            var("ListenerPosition", np.zeros((1, 3)), ("I", "C"), Units="metre", Type="cartesian")
+            var("ReceiverPosition", np.zeros((r, 3, 1)), ("R", "C", "I"), Units="metre", Type="cartesian")
+            var("EmitterPosition", np.zeros((1, 3, 1)), ("E", "C", "I"), Units="metre", Type="cartesian")
+            var("ListenerUp", np.array([[0.0, 0.0, 1.0]]), ("I", "C"))
+            var("ListenerView", np.array([[1.0, 0.0, 0.0]]), ("I", "C"), Units="metre", Type="cartesian")
+
+
+def load_sofa(path: str | Path, sr: int = SAMPLE_RATE) -> Room:
+    """Read a SOFA FOA SRIR room (simulated here, or SpatialScaper-prepared, e.g. TAU ``gym_foa.sofa``).
+
+    Reads ``Data.IR`` (M, R, N), ``Data.SamplingRate`` and ``SourcePosition`` (M, 3), cartesian metres
+    relative to the mic, or spherical (azimuth deg, elevation deg, radius m) if its ``Type`` says so.
+    IRs are resampled to ``sr`` when needed. Raises :class:`SeldInputError` naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SeldInputError(path, "SOFA file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise SeldInputError(path, "not a SOFA (netCDF4/HDF5) file") from None
+    with f:
+        for key in ("Data.IR", "Data.SamplingRate", "SourcePosition"):
+            if key not in f:
+                raise SeldInputError(path, f"SOFA variable {key!r} missing")
+        irs = np.asarray(f["Data.IR"][()], np.float32)
+        file_sr = float(np.asarray(f["Data.SamplingRate"][()]).ravel()[0])
+        pos_ds = f["SourcePosition"]
+        pos = np.asarray(pos_ds[()], np.float64)
+        pos_type = _attr_str(pos_ds.attrs.get("Type", "cartesian")).lower()
+        name = _attr_str(f.attrs.get("RoomShortName", path.stem)) or path.stem
+    if irs.ndim != 3 or irs.shape[1] != 4:
+        raise SeldInputError(path, f"Data.IR must be (M, 4, N) FOA, got shape {irs.shape}")
+    if pos.ndim != 2 or pos.shape[1] != 3:
+        raise SeldInputError(path, f"SourcePosition must be (M, 3), got shape {pos.shape}")
+    if pos.shape[0] == 1 and irs.shape[0] > 1:
+        pos = np.repeat(pos, irs.shape[0], axis=0)
+    if pos.shape[0] != irs.shape[0]:
+        raise SeldInputError(path, f"SourcePosition has {pos.shape[0]} rows but Data.IR has {irs.shape[0]} measurements")
+    if not (np.all(np.isfinite(irs)) and np.all(np.isfinite(pos))):
+        raise SeldInputError(path, "Data.IR or SourcePosition contains NaN/inf")
+    if "spherical" in pos_type:
+        pos = polar_to_cart(pos[:, 0], pos[:, 1], pos[:, 2])
+    if file_sr <= 0:
+        raise SeldInputError(path, f"Data.SamplingRate must be > 0, got {file_sr}")
+    if int(round(file_sr)) != sr:
+        from math import gcd
+
+        fs = int(round(file_sr))
+        g = gcd(sr, fs)
+        irs = resample_poly(irs, sr // g, fs // g, axis=-1).astype(np.float32)
+    return Room(name, irs, pos, sr)
+
+
+def _attr_str(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        return _attr_str(value.ravel()[0]) if value.size else ""
+    return str(value)
+
+
+def simulate_rooms(out_dir: str | Path, specs: list[RoomSpec], seed: int, progress: bool = True) -> list[Path]:
+    """Simulate every spec and write ``<out_dir>/<name>.sofa``. Returns the paths in spec order."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for spec in tqdm(specs, desc="rooms", disable=not progress):
+        room = simulate_room(spec, seed)
+        path = out_dir / f"{spec.name}.sofa"
+        write_sofa(path, room, comment=json.dumps(asdict(spec), sort_keys=True))
+        paths.append(path)
+    return paths

@@ -1,0 +1,45 @@
+"""Stage: posterior fusion of the SED-DOA, SED-SDE and SED-SCE outputs → DCASE2025 prediction CSVs.
+
+    python -m stages.ensemble --params ensemble
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seldlib.config import read_params
+from seldlib.errors import SeldInputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--params", nargs="+", required=True)
+    ap.add_argument("--outputs", default="data/outputs", type=Path)
+    ap.add_argument("--out", default="data/predictions/ensemble", type=Path)
+    args = ap.parse_args(argv)
+
+    from seldlib.ensemble import system_outputs
+    from seldlib.inference import read_outputs_h5
+    from seldlib.predictions import write_prediction_dir
+
+    cfg = read_params(args.params)["ensemble"]
+    outputs, names = {}, None
+    for member in cfg["members"]:
+        member_names, arrays, _ = read_outputs_h5(args.outputs / f"{member}.h5")
+        if names is not None and member_names != names:
+            raise SeldInputError(args.outputs / f"{member}.h5", "covers different clips than the other ensemble members")
+        names, outputs[member] = member_names, arrays
+    fused = system_outputs("ensemble", outputs, cfg["sed_weights"], cfg["doa_sce_blend"], cfg["dist_sce_blend"])
+    write_prediction_dir(args.out, names or [], fused, threshold=cfg["threshold"])
+    print(f"ensemble of {', '.join(cfg['members'])}: {len(names or [])} prediction CSVs -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except SeldInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

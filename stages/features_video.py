@@ -1,0 +1,49 @@
+"""Stage: ResNet-50 video features (original and horizontally flipped frames) of one set, in HDF5.
+
+    python -m stages.features_video --set train --params data.source features.video
+
+Clips without a video file are skipped and listed (the audio-only track does not need them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seldlib.config import read_params
+from seldlib.errors import SeldInputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", required=True, help="feature set (role): train or test")
+    ap.add_argument("--params", nargs="+", required=True)
+    ap.add_argument("--root", default="data/dataset", type=Path)
+    ap.add_argument("--out", default="data/features", type=Path)
+    args = ap.parse_args(argv)
+
+    from seldlib.datasets import splits_for
+    from seldlib.layout import discover
+    from seldlib.visual import ResNetFeatureExtractor, write_video_store
+
+    p = read_params(args.params)
+    v = p["features.video"]
+    skipped: list[str] = []
+    clips = discover(args.root, splits_for(p["data.source"], args.set), need_labels=False, need_video=True,
+                     skip_incomplete=True, skipped=skipped)
+    if skipped:
+        print(f"skipping {len(skipped)} clips without video: {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}")
+    extractor = ResNetFeatureExtractor(weights=v["weights"], seed=v["seed"], full_fov=v["full_fov"], device="auto",
+                                       bf16=v["bf16"], batch_size=v["batch_size"])
+    n = write_video_store(args.out / f"video_{args.set}.h5", [(c.stem, c.video) for c in clips], extractor)
+    print(f"video {args.set}: {n} clips -> {args.out / f'video_{args.set}.h5'}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except SeldInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

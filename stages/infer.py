@@ -1,0 +1,50 @@
+"""Stage: frame-wise outputs of one trained model on every test clip, stored in HDF5.
+
+    python -m stages.infer --model sed_doa --params features.standardize
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seldlib.config import read_params
+from seldlib.errors import SeldInputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--params", nargs="+", required=True)
+    ap.add_argument("--features", default="data/features", type=Path)
+    ap.add_argument("--models", default="models", type=Path)
+    ap.add_argument("--out", default="data/outputs", type=Path)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from seldlib.featstore import load_standardizer
+    from seldlib.inference import predict_arrays, write_outputs_h5
+    from seldlib.train import load_checkpoint, load_tensor_set, resolve_device
+
+    p = read_params(args.params)
+    torch.manual_seed(0)
+    model, meta = load_checkpoint(args.models / args.model / "model.pt")
+    device = resolve_device("auto")
+    model.to(device)
+    std = load_standardizer(args.features / "standardizer.npz") if p["features.standardize"] else None
+    test = load_tensor_set(args.features / "test.h5", std, fields=())
+    arrays = predict_arrays(model, meta["kind"], test.tensors["features"], batch_size=32, device=device)
+    write_outputs_h5(args.out / f"{args.model}.h5", test.names, arrays,
+                     {"kind": meta["kind"], "threshold": meta["threshold"], "default_distance_m": meta["default_distance_m"]})
+    print(f"{args.model}: outputs for {len(test.names)} clips -> {args.out / (args.model + '.h5')}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except SeldInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,34 @@
+"""Stage: per-band, per-channel mean and std of the log-mel features, fitted on the training sets only.
+
+    python -m stages.standardizer --sets train synth
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seldlib.errors import SeldInputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sets", nargs="+", required=True)
+    ap.add_argument("--features", default="data/features", type=Path)
+    args = ap.parse_args(argv)
+
+    from seldlib.featstore import fit_standardizer, save_standardizer
+
+    mean, std = fit_standardizer([args.features / f"{s}.h5" for s in args.sets])
+    save_standardizer(args.features / "standardizer.npz", mean, std)
+    print(f"standardizer from {', '.join(args.sets)} -> {args.features / 'standardizer.npz'}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except SeldInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,317 @@
+"""Tests for the synthetic perspective video (seldlib.synth.video).
+
+Expected pixel positions are computed here from the pinhole model by hand (f = 320 / tan 50 deg,
+x = 320 - f tan a, y = 180 - f tan e / cos a), and checked against the reference numbers of the
+organisers' lookup table (models.md 9.1) and onscreen region (dcase2025-task3.md 3.5).
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from seldlib.errors import SeldInputError
+from seldlib.synth.video import (
+    CLASS_COLOURS,
+    VideoTrack,
+    glyph_mask,
+    is_in_frame,
+    project,
+    render_frames,
+    render_video,
+    sprite_radius,
+)
+
+F = 320.0 / math.tan(math.radians(50.0))  # 268.51 px
+REPO = Path(__file__).resolve().parents[1]
+
+
+def expected_xy(az: float, el: float) -> tuple[float, float]:
+    a, e = math.radians(az), math.radians(el)
+    return 320.0 - F * math.tan(a), 180.0 - F * math.tan(e) / math.cos(a)
+
+
+def static_track(cls: int, az: float, el: float, dist: float, frames=range(50)) -> VideoTrack:
+    fr = np.asarray(list(frames), dtype=int)
+    n = fr.size
+    return VideoTrack(cls, fr, np.full(n, az), np.full(n, el), np.full(n, dist))
+
+
+def decode(path: Path) -> tuple[list[np.ndarray], dict]:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        info = {"w": s.width, "h": s.height, "rate": s.average_rate, "codec": s.codec_context.name,
+                "pix_fmt": s.codec_context.pix_fmt}
+    return frames, info
+
+
+def colour_mask(img: np.ndarray, cls: int, tol: int = 40) -> np.ndarray:
+    diff = np.abs(img.astype(np.int16) - CLASS_COLOURS[cls].astype(np.int16)).max(axis=-1)
+    return diff <= tol
+
+
+def centroid(mask: np.ndarray) -> tuple[float, float]:
+    yy, xx = np.nonzero(mask)
+    assert xx.size > 0, "sprite not found"
+    return xx.mean() + 0.5, yy.mean() + 0.5  # continuous coordinates: pixel i has its centre at i + 0.5
+
+
+def saturated(img: np.ndarray, spread: int = 100) -> np.ndarray:
+    i = img.astype(np.int16)
+    return (i.max(axis=-1) - i.min(axis=-1)) >= spread
+
+
+# ------------------------------------------------------------------------------------------- geometry
+
+
+def test_project_centre_and_reference_examples():
+    x, y, front = project(0.0, 0.0)
+    assert front and x == pytest.approx(320.0) and y == pytest.approx(180.0)
+    # synthesis.md 5.4 examples at W = 640: a=+30 -> 165, a=-30 -> 475, e=+20 at a=0 -> v=82.
+    assert project(30.0, 0.0)[0] == pytest.approx(165.0, abs=0.5)
+    assert project(-30.0, 0.0)[0] == pytest.approx(475.0, abs=0.5)
+    assert project(0.0, 20.0)[1] == pytest.approx(82.0, abs=0.5)
+    for az, el in [(10.0, 5.0), (-42.0, -20.0), (35.0, 25.0)]:
+        x, y, front = project(az, el)
+        ex, ey = expected_xy(az, el)
+        assert front and x == pytest.approx(ex, abs=1e-9) and y == pytest.approx(ey, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "az,x_lut", [(0, 322), (10, 275), (20, 225), (30, 168), (40, 98), (45, 56), (50, 6), (-30, 477)]
+)
+def test_project_matches_official_lookup_table(az, x_lut):
+    # The table is quantised to 1 deg and biased by its bilinear dot (models.md 9.1): compare in angle.
+    x, _, _ = project(float(az), 0.0)
+    az_of_lut = math.degrees(math.atan((320.0 - x_lut) / F))
+    assert abs(az_of_lut - az) <= 1.0
+    assert abs(x - x_lut) <= 2.0 + F * (1.0 / math.cos(math.radians(az)) ** 2) * math.radians(1.0)
+    # Azimuth does not depend on the row: same x at any elevation.
+    assert project(float(az), 20.0)[0] == pytest.approx(x)
+
+
+def test_is_in_frame_matches_reference_region():
+    az = np.arange(-50, 51)
+    assert is_in_frame(az, 0.0).all()  # a in [-50, 50] on screen at e = 0
+    assert not is_in_frame(np.array([-52.0, 52.0, 60.0, -70.0]), 0.0).any()
+    # At a = 0 the vertical half-FOV is atan(tan 50 * 360/640) = 33.84 deg.
+    assert is_in_frame(0.0, np.array([-33.0, 0.0, 33.0])).all()
+    assert not is_in_frame(0.0, np.array([-35.0, 35.0, 60.0, 90.0, -90.0])).any()
+    # Shrinks towards the side: |tan e| <= 0.670 cos a -> 25.3 deg at a = 45.
+    assert is_in_frame(45.0, np.array([-22.0, 22.0])).all()
+    assert not is_in_frame(45.0, np.array([-28.0, 28.0])).any()
+    assert not is_in_frame(-45.0, 28.0)
+
+
+@pytest.mark.parametrize("az", [130.0, 150.0, -150.0, 180.0, 90.0, -90.0])
+def test_rear_directions_never_on_screen(az):
+    # tan(150) alone would put the source at x = 475: the in-front test must reject it.
+    x, y, front = project(az, 0.0)
+    assert not front and np.isnan(x) and np.isnan(y)
+    assert not is_in_frame(az, 0.0)
+
+
+def test_sprite_radius_inverse_distance_and_clamped():
+    assert sprite_radius(1.0) == pytest.approx(60.0)
+    assert sprite_radius(3.0) == pytest.approx(20.0)
+    assert sprite_radius(0.1) == pytest.approx(70.0)
+    assert sprite_radius(100.0) == pytest.approx(6.0)
+
+
+def test_glyphs_and_colours_are_distinct():
+    masks = [glyph_mask(c, 20.0, size=45) for c in range(13)]
+    assert all(m.sum() > 200 for m in masks)
+    for i in range(13):
+        for j in range(i + 1, 13):
+            iou = (masks[i] & masks[j]).sum() / (masks[i] | masks[j]).sum()
+            assert iou < 0.8, (i, j, iou)
+    col = CLASS_COLOURS.astype(int)
+    assert (col.max(axis=1) - col.min(axis=1)).min() >= 140  # saturated, unlike the background
+    d = np.abs(col[:, None, :] - col[None, :, :]).max(axis=-1) + np.eye(13, dtype=int) * 999
+    assert d.min() >= 50
+
+
+# ------------------------------------------------------------------------------------------ the MP4
+
+
+def test_mp4_format(tmp_path):
+    out = tmp_path / "clip.mp4"
+    render_video(out, [static_track(0, 0.0, 0.0, 2.0)], seed=3)
+    frames, info = decode(out)
+    assert len(frames) == 150
+    assert (info["w"], info["h"]) == (640, 360)
+    assert frames[0].shape == (360, 640, 3)
+    assert info["rate"] == 30 and info["codec"] == "h264" and info["pix_fmt"] == "yuv420p"
+    assert not list(tmp_path.glob(".*tmp*")), "temporary file left behind"
+
+
+@pytest.mark.parametrize(
+    "cls,az,el", [(0, 0.0, 0.0), (0, 25.0, 10.0), (4, -35.0, -15.0), (1, 40.0, 0.0), (3, -10.0, 20.0)]
+)
+def test_sprite_centre_where_direction_projects(tmp_path, cls, az, el):
+    out = tmp_path / "c.mp4"
+    render_video(out, [static_track(cls, az, el, 2.0)], seed=11, n_frames=6, n_distractors=0)
+    frames, _ = decode(out)
+    cx, cy = centroid(colour_mask(frames[3], cls))
+    ex, ey = expected_xy(az, el)
+    assert abs(cx - ex) <= 1.5 and abs(cy - ey) <= 1.5, ((cx, cy), (ex, ey))
+
+
+def test_nearer_source_is_larger(tmp_path):
+    areas = {}
+    for d in (1.5, 3.0):
+        out = tmp_path / f"d{d}.mp4"
+        render_video(out, [static_track(0, 10.0, 0.0, d)], seed=5, n_frames=3, n_distractors=0)
+        areas[d] = colour_mask(decode(out)[0][1], 0).sum()
+    # Disc radius 60/d: 40 px vs 20 px, area ratio 4.
+    assert areas[1.5] == pytest.approx(math.pi * 40**2, rel=0.1)
+    assert areas[1.5] / areas[3.0] == pytest.approx(4.0, rel=0.15)
+
+
+@pytest.mark.parametrize("az,el", [(70.0, 0.0), (150.0, 0.0), (-150.0, 0.0), (0.0, 50.0), (-60.0, -5.0)])
+def test_offscreen_source_not_drawn(tmp_path, az, el):
+    empty, off = tmp_path / "empty.mp4", tmp_path / "off.mp4"
+    render_video(empty, [], seed=8, n_frames=9)
+    render_video(off, [static_track(2, az, el, 1.0)], seed=8, n_frames=9)
+    assert off.read_bytes() == empty.read_bytes()
+
+
+def test_activity_follows_label_frames(tmp_path):
+    out = tmp_path / "t.mp4"
+    # Label frames 10..19 cover [1.0, 2.0) s -> video frames 30..59 at 30 fps.
+    render_video(out, [static_track(6, -20.0, 0.0, 2.0, frames=range(10, 20))], seed=2, n_frames=90,
+                 n_distractors=0)
+    frames, _ = decode(out)
+    present = np.array([colour_mask(f, 6).sum() > 200 for f in frames])
+    assert np.array_equal(np.flatnonzero(present), np.arange(30, 60))
+
+
+def test_moving_source_follows_interpolated_azimuth(tmp_path):
+    n = 50
+    az = np.linspace(30.0, -30.0, n)  # left to right
+    track = VideoTrack(0, np.arange(n), az, np.zeros(n), np.full(n, 2.0))
+    out = tmp_path / "m.mp4"
+    render_video(out, [track], seed=4, n_distractors=0)
+    frames, _ = decode(out)
+    xs = {k: centroid(colour_mask(frames[k], 0))[0] for k in (0, 40, 76, 147, 149)}
+    assert xs[0] < xs[40] < xs[76] < xs[147]  # moves to the right as azimuth decreases
+    step = 60.0 / 49.0
+    # Video frame k -> label time k/3; linear between label frames, held after the last one.
+    for k, a in [(0, 30.0), (40, 30.0 - step * 40 / 3), (76, 30.0 - step * 76 / 3), (147, -30.0), (149, -30.0)]:
+        assert abs(xs[k] - expected_xy(a, 0.0)[0]) <= 1.5, (k, xs[k], a)
+
+
+def test_unfolded_azimuth_crossing_back_does_not_sweep_through_front():
+    # 175 -> -175 is a 10 deg step behind the listener; a naive lerp would pass through 0 (on screen)
+    # half-way, i.e. at video frames 3, 9, 15 at 60 fps.
+    track = VideoTrack(0, np.arange(4), np.array([175.0, -175.0, 175.0, -175.0]), np.zeros(4), np.ones(4))
+    for img in render_frames([track], seed=1, fps=60.0, n_frames=24, n_distractors=0):
+        assert not colour_mask(img, 0, tol=0).any()
+    # Control: the same motion in front of the camera is drawn at the half-way frames.
+    front = VideoTrack(0, np.arange(4), np.array([5.0, -5.0, 5.0, -5.0]), np.zeros(4), np.ones(4))
+    imgs = list(render_frames([front], seed=1, fps=60.0, n_frames=24, n_distractors=0))
+    assert abs(centroid(colour_mask(imgs[3], 0, tol=0))[0] - 320.0) <= 0.5
+
+
+def test_label_frames_after_the_clip_are_ignored():
+    track = VideoTrack(0, np.array([2, 10**9]), np.zeros(2), np.zeros(2), np.ones(2))
+    imgs = list(render_frames([track], seed=0, n_frames=12, n_distractors=0))
+    shown = [colour_mask(img, 0, tol=0).any() for img in imgs]
+    assert shown == [k in (6, 7, 8) for k in range(12)]
+
+
+def test_painter_order_near_on_top():
+    # Near disc (r = 60 px) at x = 320; far square (r = 20 px, half side 14.4 px) centred at x = 370.
+    near = static_track(0, 0.0, 0.0, 1.0, frames=[0])
+    far = static_track(1, -math.degrees(math.atan(50.0 / F)), 0.0, 3.0, frames=[0])
+    for tracks in ([near, far], [far, near]):
+        img = next(iter(render_frames(tracks, seed=0, n_frames=1, n_distractors=0)))
+        assert np.array_equal(img[180, 372], CLASS_COLOURS[0])  # overlap: the nearer glyph wins
+        assert np.array_equal(img[180, 381], CLASS_COLOURS[1])  # outside the disc: far glyph visible
+
+
+def test_same_seed_byte_identical_across_processes(tmp_path):
+    tracks = [static_track(7, 12.0, 5.0, 1.7)]
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    render_video(a, tracks, seed=21, n_frames=30)
+    code = (
+        "import sys, numpy as np; from seldlib.synth.video import VideoTrack, render_video;"
+        "t = VideoTrack(7, np.arange(50), np.full(50, 12.0), np.full(50, 5.0), np.full(50, 1.7));"
+        "render_video(sys.argv[1], [t], seed=21, n_frames=30)"
+    )
+    subprocess.run([sys.executable, "-c", code, str(b)], check=True, cwd=REPO,
+                   env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert a.read_bytes() == b.read_bytes()
+    render_video(b, tracks, seed=22, n_frames=30)
+    assert a.read_bytes() != b.read_bytes()
+
+
+def test_different_seeds_different_backgrounds(tmp_path):
+    imgs = []
+    for seed in (1, 2):
+        out = tmp_path / f"s{seed}.mp4"
+        render_video(out, [], seed=seed, n_frames=2, n_distractors=0)
+        imgs.append(decode(out)[0][0].astype(float))
+    assert np.abs(imgs[0] - imgs[1]).mean() > 10.0
+    # The background itself is textured, not flat.
+    assert imgs[0].std(axis=(0, 1)).min() > 5.0
+
+
+def test_distractors_present_without_tracks(tmp_path):
+    for seed in range(5):
+        frames = list(render_frames([], seed=seed, n_frames=31))
+        bare = next(iter(render_frames([], seed=seed, n_frames=1, n_distractors=0)))
+        assert not saturated(bare).any()  # background never looks like a glyph
+        for img in (frames[0], frames[30]):
+            assert saturated(img).sum() > 50
+            classes = [c for c in range(13) if colour_mask(img, c, tol=0).sum() > 30]
+            assert 1 <= len(classes) <= 3
+        # Only the distractors differ from the bare background, in every frame.
+        assert np.array_equal(frames[0][~saturated(frames[0])], bare[~saturated(frames[0])])
+    out = tmp_path / "d.mp4"
+    render_video(out, [], seed=3, n_frames=4, n_distractors=2)
+    assert saturated(decode(out)[0][2]).sum() > 50
+
+
+def test_distractor_count_is_honoured():
+    tracks: list[VideoTrack] = []
+    few = next(iter(render_frames(tracks, seed=9, n_frames=1, n_distractors=1)))
+    many = next(iter(render_frames(tracks, seed=9, n_frames=1, n_distractors=6)))
+    assert saturated(many).sum() > saturated(few).sum() > 0
+
+
+# ---------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "kwargs,track",
+    [
+        ({}, VideoTrack(13, np.arange(3), np.zeros(3), np.zeros(3), np.ones(3))),
+        ({}, VideoTrack(0, np.arange(3), np.zeros(2), np.zeros(3), np.ones(3))),
+        ({}, VideoTrack(0, np.array([-1, 0]), np.zeros(2), np.zeros(2), np.ones(2))),
+        ({}, VideoTrack(0, np.array([1, 1]), np.zeros(2), np.zeros(2), np.ones(2))),
+        ({}, VideoTrack(0, np.array([0.5, 1.0]), np.zeros(2), np.zeros(2), np.ones(2))),
+        ({}, VideoTrack(0, np.arange(2), np.array([0.0, np.nan]), np.zeros(2), np.ones(2))),
+        ({}, VideoTrack(0, np.arange(2), np.zeros(2), np.zeros(2), np.array([1.0, 0.0]))),
+        ({}, VideoTrack(0, np.arange(2), np.zeros(2), np.array([0.0, 95.0]), np.ones(2))),
+        ({"fps": 0.0}, None),
+        ({"width": 641}, None),
+        ({"n_frames": 0}, None),
+        ({"seed": -1}, None),
+        ({"n_distractors": -2}, None),
+    ],
+)
+def test_bad_input_raises_and_writes_nothing(tmp_path, kwargs, track):
+    out = tmp_path / "bad.mp4"
+    args = {"seed": 0, **kwargs}
+    with pytest.raises(SeldInputError) as err:
+        render_video(out, [] if track is None else [track], **args)
+    assert "bad.mp4" in str(err.value)
+    assert list(tmp_path.iterdir()) == []

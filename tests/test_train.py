@@ -1,0 +1,125 @@
+"""Training loop: schedule, determinism, resume after an interruption, checkpoint checks."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from seldlib.errors import SeldInputError
+from seldlib.labels import ClipLabels, encode_labels
+from seldlib.metadata import EventTable
+from seldlib.train import TensorSet, TrainConfig, load_checkpoint, train, tri_stage_lr
+
+
+def test_tri_stage_schedule_by_hand():
+    # total 100: warm-up 10 steps from 0.01 to 1, hold 60 steps, exponential decay over 30 steps to 0.05.
+    assert tri_stage_lr(0, 100, 1.0) == pytest.approx(0.01)
+    assert tri_stage_lr(5, 100, 1.0) == pytest.approx(0.01 + 0.99 * 5 / 10)
+    assert tri_stage_lr(10, 100, 1.0) == 1.0 and tri_stage_lr(69, 100, 1.0) == 1.0
+    assert tri_stage_lr(85, 100, 2.0) == pytest.approx(2.0 * math.sqrt(0.05))  # halfway: 0.05 ** 0.5
+    assert tri_stage_lr(100, 100, 1.0) == pytest.approx(0.05)
+    assert tri_stage_lr(250, 100, 1.0) == pytest.approx(0.05)
+
+
+def _tiny_set(n: int, seed: int) -> TensorSet:
+    rng = np.random.default_rng(seed)
+    feats = torch.from_numpy(rng.standard_normal((n, 2, 251, 64)).astype(np.float32))
+    labels = []
+    for _ in range(n):
+        rows = [(t, c, 0, float(rng.integers(-90, 91)), float(rng.integers(50, 500)), 0)
+                for c in rng.choice(13, 2, replace=False) for t in range(10, 30)]
+        labels.append(encode_labels(EventTable(*zip(*rows))))
+    tensors = {"features": feats}
+    for f in ClipLabels.FIELDS:
+        tensors[f] = torch.from_numpy(np.stack([getattr(lab, f) for lab in labels]))
+    return TensorSet([f"clip{i}" for i in range(n)], tensors)
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(kind="sed_doa", model={"preset": "small", "resnet_channels": [4, 4, 4, 4], "d_model": 16, "n_heads": 2,
+                                       "n_blocks": 1, "head_hidden": 16},
+                lr=1e-3, batch_size=4, steps=6, val_every=3, checkpoint_every=2, seed=3, scs_prob=0.5,
+                mixup_prob=0.5, device="cpu")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _tiny_set(8, 0), _tiny_set(3, 1)
+
+
+def test_same_params_give_byte_identical_checkpoints(tmp_path, data):
+    train_set, val_set = data
+    train(_cfg(), train_set, val_set, tmp_path / "a.pt", progress=False, log=lambda s: None)
+    train(_cfg(), train_set, val_set, tmp_path / "b.pt", progress=False, log=lambda s: None)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    train(_cfg(seed=4), train_set, val_set, tmp_path / "c.pt", progress=False, log=lambda s: None)
+    assert (tmp_path / "c.pt").read_bytes() != (tmp_path / "a.pt").read_bytes()
+
+
+def test_interrupted_run_resumes_to_the_same_model(tmp_path, data):
+    train_set, val_set = data
+    train(_cfg(), train_set, val_set, tmp_path / "ref.pt", progress=False, log=lambda s: None)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_at_5(split, values, step):
+        if step == 5:
+            raise Interrupt
+
+    resume = tmp_path / "resume.pt"
+    with pytest.raises(Interrupt):
+        train(_cfg(), train_set, val_set, tmp_path / "out.pt", resume_path=resume, logger=stop_at_5, progress=False,
+              log=lambda s: None)
+    assert resume.exists() and not (tmp_path / "out.pt").exists()  # nothing half-written
+    messages: list[str] = []
+    train(_cfg(), train_set, val_set, tmp_path / "out.pt", resume_path=resume, progress=False, log=messages.append)
+    assert messages == [f"resuming sed_doa from step 4 ({resume})"]
+    assert not resume.exists()
+    ref, _ = load_checkpoint(tmp_path / "ref.pt")
+    out, _ = load_checkpoint(tmp_path / "out.pt")
+    for (k, a), (_, b) in zip(ref.state_dict().items(), out.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_resume_state_of_another_config_starts_clean(tmp_path, data):
+    train_set, val_set = data
+    resume = tmp_path / "resume.pt"
+
+    def stop(split, values, step):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(), train_set, val_set, tmp_path / "out.pt", resume_path=resume, logger=stop, progress=False,
+              log=lambda s: None)
+    messages: list[str] = []
+    train(_cfg(lr=2e-3), train_set, val_set, tmp_path / "out.pt", resume_path=resume, progress=False, log=messages.append)
+    assert messages[0].startswith("starting clean")
+
+
+def test_checkpoint_refuses_other_kind_or_features(tmp_path, data):
+    train_set, val_set = data
+    train(_cfg(steps=3), train_set, val_set, tmp_path / "m.pt", feature_meta={"n_mels": 64}, progress=False,
+          log=lambda s: None)
+    model, meta = load_checkpoint(tmp_path / "m.pt", expect_kind="sed_doa", expect_features={"n_mels": 64})
+    assert meta["kind"] == "sed_doa" and len(meta["classes"]) == 13
+    with pytest.raises(SeldInputError, match="is a 'sed_doa' checkpoint, expected 'sed_sce'"):
+        load_checkpoint(tmp_path / "m.pt", expect_kind="sed_sce")
+    with pytest.raises(SeldInputError, match="feature settings"):
+        load_checkpoint(tmp_path / "m.pt", expect_features={"n_mels": 128})
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SeldInputError, match="junk.pt"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+@pytest.mark.parametrize("kind", ["sed_sde", "sed_sce", "seldnet"])
+def test_every_kind_trains_and_validates(tmp_path, data, kind):
+    train_set, val_set = data
+    model = {"preset": "small"} if kind == "seldnet" else _cfg().model
+    summary = train(_cfg(kind=kind, model=model, steps=2, val_every=2), train_set, val_set, tmp_path / "m.pt",
+                    progress=False, log=lambda s: None)
+    assert set(summary["best"]) >= {"F", "DOAE", "RDE", "step"}
