@@ -1,0 +1,77 @@
+"""Training throughput: clips per second and the share of time spent waiting for data.
+
+Runs the real training loop (``seldlib.train.train``: augmentation, loss, Adam, validation off) on
+random features with realistic labels, for the embedded default configuration and the paper
+configuration, on the CPU and (``--device cuda``) on a GPU with mixed precision.
+
+    python benchmarks/bench_train.py [--steps 20] [--device cpu|cuda] [--configs default paper]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+import yaml
+
+from seldlib.labels import ClipLabels, encode_labels
+from seldlib.metadata import EventTable
+from seldlib.models import build_model, count_parameters
+from seldlib.train import TensorSet, TrainConfig, train
+
+
+def fake_set(n: int, seed: int) -> TensorSet:
+    rng = np.random.default_rng(seed)
+    labels = []
+    for _ in range(n):
+        rows = [(t, c, 0, float(rng.integers(-90, 91)), float(rng.integers(50, 600)), 0)
+                for c in rng.choice(13, 3, replace=False) for t in range(int(rng.integers(0, 20)), 50)]
+        labels.append(encode_labels(EventTable(*zip(*rows))))
+    tensors = {"features": torch.from_numpy(rng.standard_normal((n, 2, 251, 64)).astype(np.float32))}
+    for f in ClipLabels.FIELDS:
+        tensors[f] = torch.from_numpy(np.stack([getattr(x, f) for x in labels]))
+    return TensorSet([f"c{i}" for i in range(n)], tensors)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--configs", nargs="+", default=["default", "paper"])
+    ap.add_argument("--kinds", nargs="+", default=["sed_doa", "sed_sde", "sed_sce", "seldnet"])
+    args = ap.parse_args()
+    params = yaml.safe_load(open("params.yaml"))
+    data, val = fake_set(256, 0), fake_set(4, 1)
+    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps")
+    print(f"{'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'clips/s':>8s} {'data wait':>9s} {'GPU mem':>8s}")
+    for config in args.configs:
+        for kind in args.kinds:
+            entry = dict(params["models"][kind])
+            if config == "paper":
+                entry["model"] = {"preset": "paper"}
+                entry["batch_size"] = 256 if kind == "seldnet" else 32
+            cfg = TrainConfig(**{**entry, "steps": args.steps, "val_every": 10**9, "checkpoint_every": 10**9,
+                                 "device": args.device, "amp": True})
+            n_params = count_parameters(build_model(cfg.kind, cfg.model))
+            if args.device.startswith("cuda"):
+                torch.cuda.reset_peak_memory_stats()
+            t0 = time.perf_counter()
+            # val_every beyond the run: validate once at the end only (needed to pick the best state)
+            summary = train(cfg, data, val, _tmp_path(), progress=False, log=lambda s: None)
+            _ = time.perf_counter() - t0
+            mem = f"{torch.cuda.max_memory_allocated() / 2**30:.2f}G" if args.device.startswith("cuda") else "-"
+            print(f"{config:8s} {kind:8s} {n_params:10,d} {cfg.batch_size:5d} {summary['clips_per_s']:8.1f} "
+                  f"{100 * summary['data_wait_share']:8.2f}% {mem:>8s}", flush=True)
+
+
+def _tmp_path():
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp()) / "model.pt"
+
+
+if __name__ == "__main__":
+    main()
