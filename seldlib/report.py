@@ -6,7 +6,7 @@ pyplot global state) and saved without the "Software" tag, so identical inputs g
 
 Command line (run by hand after ``dvc repro``; the stage itself never edits README.md)::
 
-    python -m seldlib.report --readme README.md --results metrics/evaluate/results.md
+    python -m seldlib.report --readme README.md --results metrics/results.md
 """
 
 from __future__ import annotations
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Copy the generated results table into README.md between the results markers.",
     )
     ap.add_argument("--readme", default="README.md", type=Path)
-    ap.add_argument("--results", default="metrics/evaluate/results.md", type=Path)
+    ap.add_argument("--results", default="metrics/results.md", type=Path)
     args = ap.parse_args(argv)
     try:
         update_readme_results(args.readme, args.results)

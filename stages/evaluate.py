@@ -3,7 +3,7 @@
     python -m stages.evaluate --params data.source evaluate ensemble.threshold
 
 Outputs: ``data/predictions/singles/<system>/*.csv``, ``metrics/evaluate/<system>.json`` and
-``results.md`` (the README table; copy it with ``python -m seldlib.report``), ``metrics/figures/*.png``.
+``metrics/results.md`` (the README table; copy it with ``python -m seldlib.report``), ``metrics/figures/*.png``.
 """
 
 from __future__ import annotations
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", default="data/dataset", type=Path)
     ap.add_argument("--singles", default="data/predictions/singles", type=Path)
     ap.add_argument("--metrics", default="metrics/evaluate", type=Path)
+    ap.add_argument("--results", default="metrics/results.md", type=Path)
     ap.add_argument("--figures", default="metrics/figures", type=Path)
     args = ap.parse_args(argv)
 
@@ -148,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         tmp.mkdir(parents=True)
         for system in systems:
             write_json_atomic(tmp / f"{system}.json", system_json(scores[system], system, thresholds[system]), ndigits=6)
-        write_text_atomic(tmp / "results.md", table)
+
+    # Outside metrics/evaluate, which DVC reads as metrics files (JSON only).
+    write_text_atomic(args.results, table)
 
     # tracks of the ensemble when evaluated, else of the last listed system
     track_system = "ensemble" if "ensemble" in systems else systems[-1]
