@@ -114,6 +114,19 @@ class TensorSet:
         return TensorSet(sum((s.names for s in sets), []), {k: torch.cat([s.tensors[k] for s in sets]) for k in sorted(keys)})
 
 
+def _on_device(data: TensorSet, device: torch.device, log: Callable[[str], None]) -> TensorSet:
+    """Keep the whole set on the GPU when it takes under half of the free memory, so batches are
+    gathered there instead of being copied from the host every step (the data wait on a GPU)."""
+    if device.type != "cuda":
+        return data
+    size = sum(t.numel() * t.element_size() for t in data.tensors.values())
+    free, _ = torch.cuda.mem_get_info(device)
+    if size > free // 2:
+        log(f"training set ({size / 2**30:.1f} GiB) stays in host memory")
+        return data
+    return TensorSet(data.names, {k: v.to(device) for k, v in data.tensors.items()})
+
+
 def reference_events(labels: dict[str, Tensor], index: int) -> EventTable:
     """Reference events of clip ``index`` rebuilt from its ADPIT target (keeps up to 3 same-class events)."""
     return decode_adpit(labels["adpit"][index].numpy())
@@ -258,6 +271,7 @@ def train(
     n = len(train_set)
     if n == 0:
         raise ValueError("the training set is empty")
+    train_set = _on_device(train_set, device, log)
     steps_per_epoch = max(n // cfg.batch_size, 1)
     use_amp = cfg.amp and device.type == "cuda"
     timing = {"data": 0.0, "compute": 0.0}
