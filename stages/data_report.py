@@ -9,11 +9,10 @@ Reads the train and test splits of ``data.source`` from ``--dataset`` and the sy
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from seldlib.config import read_params
-from seldlib.errors import SeldInputError
+from stages._cli import run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,8 +45,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SeldInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run(main)

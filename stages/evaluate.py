@@ -9,12 +9,12 @@ Outputs: ``data/predictions/singles/<system>/*.csv``, ``metrics/evaluate/<system
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seldlib.config import read_params
 from seldlib.errors import SeldInputError
+from stages._cli import run
 
 if TYPE_CHECKING:
     from seldlib.metadata import EventTable
@@ -169,8 +169,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SeldInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run(main)

@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from seldlib.config import read_params
-from seldlib.errors import SeldInputError
+from stages._cli import run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,8 +35,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SeldInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run(main)

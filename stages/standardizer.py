@@ -6,10 +6,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from seldlib.errors import SeldInputError
+from stages._cli import run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +26,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SeldInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run(main)

@@ -6,7 +6,7 @@ import pytest
 
 from seldlib.errors import SeldInputError
 from seldlib.synth.rooms import (
-    SPEED_OF_SOUND, Room, RoomSpec, _image_lattice, cart_to_polar, default_room_specs, image_source_foa,
+    SPEED_OF_SOUND, RoomSpec, _image_lattice, cart_to_polar, default_room_specs, image_source_foa,
     load_sofa, simulate_room, write_sofa,
 )
 

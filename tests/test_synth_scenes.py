@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from seldlib.constants import CLIP_SAMPLES, N_LABEL_FRAMES
-from seldlib.synth.rooms import Room, RoomSpec, _image_lattice, cart_to_polar, image_source_foa, simulate_room
+from seldlib.synth.rooms import RoomSpec, _image_lattice, cart_to_polar, image_source_foa, simulate_room
 from seldlib.synth.scenes import FRAME, EventPlan, ScenePlan, diffuse_noise, render_scene, sample_scene, sample_trajectory
 from seldlib.synth.sources import ProceduralBank
 from seldlib.synth.stereo import foa_to_stereo

@@ -383,7 +383,6 @@ def _water(rng: np.random.Generator, n: int) -> np.ndarray:
     drops = int(n / SR * rng.uniform(5, 20))
     for _ in range(drops):
         nd = int(rng.uniform(0.02, 0.04) * SR)
-        tt = np.arange(nd) / SR
         f0, f1 = rng.uniform(900, 1400), rng.uniform(2200, 3200)
         chirp = np.sin(2 * np.pi * np.cumsum(np.linspace(f0, f1, nd)) / SR) * np.hanning(nd)
         _add(x, chirp * rng.uniform(0.3, 1.0), int(rng.integers(n)))

@@ -1,0 +1,18 @@
+"""The shared entry point of every stage: bad input ends with one ``error:`` line and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from seldlib.errors import SeldInputError
+
+
+def run(main: Callable[[], int]) -> NoReturn:
+    try:
+        code = main()
+    except SeldInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
