@@ -1,16 +1,25 @@
 """Straightforward per-frame loop implementation of the DCASE2025 SELD metrics, written from the
-specification text (dcase2025-task3.md, section 4.2) and independent of ``seldlib.metrics``.
+definition in ``docs/metrics.md#algorithm`` (the official ``SELDMetrics`` of the DCASE2025 baseline) and
+independent of ``seldlib.metrics``.
 
 It is slow on purpose (Python loops over files, frames, classes and tracks, one Hungarian call per
 frame and class) and serves as the test oracle and as the benchmark baseline.
 
 Input: a list of ``(reference_rows, prediction_rows)`` per file, each row a tuple
 ``(frame, cls, source, azimuth, distance, onscreen)`` in file order.
+
+As a whole process it stands in for the organisers' evaluation script (benchmarks/bench_metrics.py
+times it): ``python benchmarks/_loop_scorer.py REF_DIR PRED_DIR [--onscreen]`` reads the CSVs like the
+official loader (line 1 dropped) and prints the five metrics as JSON.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -133,3 +142,32 @@ def loop_jackknife(pairs, metric, onscreen=False, average="macro"):
     std_err = math.sqrt((n - 1) * sum((x - mean) ** 2 for x in partial) / n)
     tv = student_t.ppf(0.975, n - 1)
     return estimate, estimate - tv * std_err, estimate + tv * std_err
+
+
+def read_rows(path: Path) -> list[tuple]:
+    """Rows of one CSV as the official loader reads them: line 1 dropped, ``int`` / ``float`` per column."""
+    with open(path) as fh:
+        lines = fh.readlines()[1:]
+    rows = []
+    for line in lines:
+        p = line.strip().split(",")
+        if p != [""]:
+            rows.append((int(p[0]), int(p[1]), int(p[2]), float(p[3]), float(p[4]), int(p[5])))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Per-frame loop scorer over CSV folders (benchmark baseline).")
+    ap.add_argument("ref_dir", type=Path)
+    ap.add_argument("pred_dir", type=Path)
+    ap.add_argument("--onscreen", action="store_true")
+    args = ap.parse_args(argv)
+    refs = {p.name: p for p in args.ref_dir.rglob("*.csv")}
+    preds = sorted(args.pred_dir.rglob("*.csv"))
+    res = loop_score([(read_rows(refs[p.name]), read_rows(p)) for p in preds], onscreen=args.onscreen)
+    print(json.dumps({m: res[m] for m in ("F", "DOAE", "RDE", "DistE", "OSA")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,7 +30,8 @@ import torch  # noqa: E402
 
 from seldlib.audio import write_wav_pcm16  # noqa: E402
 from seldlib.constants import CLIP_SAMPLES, SAMPLE_RATE  # noqa: E402
-from seldlib.featstore import FeatureDataset, fit_standardizer, write_feature_store  # noqa: E402
+from seldlib.featstore import FeatureDataset, write_feature_store  # noqa: E402
+from seldlib.standardizer import Standardizer  # noqa: E402
 from seldlib.layout import Clip  # noqa: E402
 from seldlib.logmel import LogMel, logmel_librosa  # noqa: E402
 
@@ -110,7 +111,7 @@ def main() -> None:
         print(f"    store size: {store.stat().st_size / args.clips / 1024:.1f} KiB per clip")
         print(f"    LogMel compute alone: {args.batch_size / t_lm:8.1f} clips/s")
 
-        mean_std = fit_standardizer([store])
+        mean_std = Standardizer.fit([store])
         ds = FeatureDataset(store, standardizer=mean_std)
         rng = np.random.default_rng(1)
         order = rng.integers(0, len(ds), size=args.reads)

@@ -1,12 +1,13 @@
 """Synthesis speed: our hat-crossfade FFT time-variant convolution vs a faithful re-implementation of
-SpatialScaper's STFT/CTF moving-source convolution (synthesis.md §1.4), plus end-to-end clip throughput.
+SpatialScaper's STFT/CTF moving-source convolution (``perform_time_variant_convolution`` in
+``spatialscaper/spatialize.py``; ``docs/synthesis.md#moving-sources``), plus end-to-end clip throughput.
 
 Usage: python benchmarks/bench_synth.py [--clips60 3] [--clips5 40] [--seed 0]
 
 Sections
-1. 60-s protocol (synthesis.md §6): 60-s scenes with max(1, int(N(15, 6))) events of 1-10 s noise,
-   50 % moving (half linear, half arc), FOA, 24 kHz, 7200-tap IRs on a simulated ~500-position room.
-   Spatialisation time per clip, ours vs the CTF reference, all / static-only / moving-only.
+1. 60-s protocol (the scene statistics of SpatialScaper's ``example_generation.py``): 60-s scenes with
+   max(1, int(N(15, 6))) events of 1-10 s noise, 50 % moving (half linear, half arc), FOA, 24 kHz,
+   7200-tap IRs on a simulated ~500-position room. Spatialisation time per clip, ours vs the CTF reference, all / static-only / moving-only.
 2. 5-s clips as the generator makes them (procedural sources, room noise, stereo, labels; no file I/O):
    clips/s and real-time factor (audio seconds per wall second) in one process.
 3. Room simulation time (default train/test/synth rooms).
@@ -31,7 +32,8 @@ SR = 24000
 
 
 def ctf_reference(x: np.ndarray, irs: np.ndarray, ir_times: np.ndarray) -> np.ndarray:
-    """SpatialScaper-style CTF time-variant convolution (method of synthesis.md §1.4, written here).
+    """SpatialScaper-style CTF time-variant convolution (method of its ``perform_time_variant_convolution``,
+    written here).
 
     x (T,), irs (K, C, N), ir_times (K,) seconds. Python loop over output STFT frames with an einsum per
     frame; IR mix chosen at the emission frame; no synthesis window; tail cut to the dry length.

@@ -19,7 +19,8 @@ import yaml
 from seldlib.labels import ClipLabels, encode_labels
 from seldlib.metadata import EventTable
 from seldlib.models import build_model, count_parameters
-from seldlib.train import TensorSet, TrainConfig, train
+from seldlib.train import TrainConfig, train
+from seldlib.trainset import TensorSet
 
 
 def fake_set(n: int, seed: int) -> TensorSet:

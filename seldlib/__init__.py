@@ -1,3 +1,1 @@
 """seldlib: stereo sound event localisation and detection (DCASE 2025 Task 3), NERC-SLIP style."""
-
-__version__ = "0.1.0"

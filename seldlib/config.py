@@ -1,7 +1,10 @@
-"""Reading exactly the declared parameter keys from ``params.yaml``.
+"""Reading exactly the declared parameter keys from ``params.yaml``, checked against its schema.
 
 Stages name the dotted keys they read on their command line (``--params models.sed_doa train``), the
-same list ``dvc.yaml`` declares, so a stage can never depend on a value DVC does not track.
+same list ``dvc.yaml`` declares, so a stage can never depend on a value DVC does not track. Each key's
+subtree is validated by :mod:`seldlib.paramcheck` before the stage does any work; the stage that builds
+a model passes the model code's check of ``models.<entry>.model`` (``seldlib.models.paramcheck``), so
+that this module, and every other stage, stays free of model code.
 """
 
 from __future__ import annotations
@@ -12,24 +15,28 @@ from typing import Any
 import yaml
 
 from seldlib.errors import SeldInputError
+from seldlib.paramcheck import ModelCheck, validate
 
 
-def read_params(keys: list[str], path: str | Path = "params.yaml") -> dict[str, Any]:
-    """Return ``{dotted_key: value}`` for ``keys`` from the YAML file at ``path``."""
+def load_yaml(path: str | Path, what: str = "parameter file") -> Any:
+    """The parsed YAML file at ``path``; a one-line :class:`SeldInputError` if unreadable or invalid."""
     path = Path(path)
     try:
         with path.open(encoding="utf-8") as fh:
-            tree = yaml.safe_load(fh) or {}
+            return yaml.safe_load(fh)
     except FileNotFoundError:
-        raise SeldInputError(path, "parameter file not found") from None
+        raise SeldInputError(path, f"{what} not found") from None
+    except OSError as err:
+        raise SeldInputError(path, f"cannot read the {what} ({err.strerror})") from None
     except yaml.YAMLError as err:
-        raise SeldInputError(path, f"invalid YAML ({err})") from None
-    out: dict[str, Any] = {}
-    for key in keys:
-        node: Any = tree
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise SeldInputError(path, f"missing parameter {key!r}")
-            node = node[part]
-        out[key] = node
-    return out
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise SeldInputError(path, f"invalid YAML ({problem})", line=None if mark is None else mark.line + 1) from None
+
+
+def read_params(keys: list[str], path: str | Path = "params.yaml",
+                model_check: ModelCheck | None = None) -> dict[str, Any]:
+    """Return ``{dotted_key: value}`` for ``keys`` from the YAML file at ``path``, validated and coerced
+    (e.g. ``lr: 3e-3``, which YAML reads as a string, becomes ``0.003``); ``models.<entry>.model`` is
+    judged by ``model_check`` if given (:class:`seldlib.paramcheck.ModelCheck`)."""
+    return validate(load_yaml(path) or {}, keys, path, model_check)

@@ -81,12 +81,9 @@ def count_distinct_events(events: EventTable) -> np.ndarray:
 
 
 def _duration_s(path: Path) -> float:
-    import soundfile as sf
+    from seldlib.audio import read_info
 
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise SeldInputError(path, f"cannot read audio header ({err})") from None
+    info = read_info(path)  # refuses a missing, unreadable or truncated file by name
     return info.frames / info.samplerate
 
 
@@ -387,9 +384,7 @@ def log_mel_spectrogram(wave: np.ndarray, sample_rate: int, n_mels: int = 64, np
 
 def plot_examples(clips: list[Clip], path: Path, n_frames: int = N_LABEL_FRAMES) -> None:
     """For each clip: L and R log-mel spectrograms, then its label track (azimuth over time per class)."""
-    import soundfile as sf
-
-    from seldlib.audio import load_audio
+    from seldlib.audio import load_audio, read_info
 
     plt = _pyplot()
     n = max(1, len(clips))
@@ -400,7 +395,7 @@ def plot_examples(clips: list[Clip], path: Path, n_frames: int = N_LABEL_FRAMES)
     clip_seconds = n_frames * LABEL_HOP_SECONDS
     for k, clip in enumerate(clips):
         wave = load_audio(clip.audio, sample_rate=None, channels=2)
-        sr = sf.info(str(clip.audio)).samplerate
+        sr = read_info(clip.audio).samplerate
         db, _ = log_mel_spectrogram(wave, sr)
         for ch, name in enumerate(("L", "R")):
             ax = axes[3 * k + ch]

@@ -1,14 +1,23 @@
-"""Posterior-probability fusion of the SED-DOA, SED-SDE and SED-SCE models (models.md §10).
+"""Posterior-probability fusion of class-wise models, and the arrays each evaluated system decodes from.
 
-Fusion happens before any thresholding: SED posteriors are averaged (weighted); the direction comes
-from the SED-DOA model (optionally blended with the SCE direction) and the distance from the SED-SDE
-model (optionally blended with the SCE norm). A missing member simply drops out of the average; the
-direction or distance then falls back to whatever member still provides it.
+NERC-SLIP (DCASE 2025 Task 3 technical report, section 1.3) fuses its SED-DOA, SED-SDE and SED-SCE
+models before any thresholding. Here the members are any ``models`` entries of fusable kinds
+(``seldlib.kinds``), so two SED-SDE models with different seeds simply both enter: SED posteriors are
+averaged with per-entry weights, the direction is the mean unit vector of the members that predict one
+(optionally blended with the members' SCE directions) and the distance the mean of the members that
+predict one (optionally blended with the SCE norms). See ``docs/model-kinds.md#ensembles``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+
+from seldlib.kinds import get_kind
+
+# One evaluated model: its kind and its arrays ``{key: (N, 50, 13[, 2])}``.
+Member = tuple[str, Mapping[str, np.ndarray]]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -16,20 +25,23 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return np.divide(v, n, out=np.zeros_like(v), where=n > 0)
 
 
+def _mean(arrays: list[np.ndarray]) -> np.ndarray | None:
+    return sum(a.astype(np.float64) for a in arrays) / len(arrays) if arrays else None
+
+
 def fuse_outputs(
-    outputs: dict[str, dict[str, np.ndarray]],
-    sed_weights: dict[str, float],
+    members: Mapping[str, Member],
+    sed_weights: Mapping[str, float],
     doa_sce_blend: float = 0.0,
     dist_sce_blend: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Fuse class-wise model outputs.
+    """Fuse the outputs of class-wise models.
 
     Args:
-        outputs: ``{member: {"sed": (N, 50, 13), "doa"|"dist"|"sce": ...}}`` for members
-            ``sed_doa`` / ``sed_sde`` / ``sed_sce``.
-        sed_weights: weight of each member's SED posteriors (members absent here weigh 0).
-        doa_sce_blend: weight of the SCE direction against the SED-DOA direction, in [0, 1].
-        dist_sce_blend: weight of the SCE norm against the SED-SDE distance, in [0, 1].
+        members: ``{entry: (kind, {"sed": (N, 50, 13), "doa" | "dist" | "sce": ...})}``.
+        sed_weights: weight of each entry's SED posteriors (entries absent here weigh 0).
+        doa_sce_blend: weight of the SCE direction against the DOA direction, in [0, 1].
+        dist_sce_blend: weight of the SCE norm against the SDE distance, in [0, 1].
 
     Returns:
         ``{"sed": (N, 50, 13), "doa": (N, 50, 13, 2) unit vectors, "dist": (N, 50, 13) metres}``
@@ -38,61 +50,51 @@ def fuse_outputs(
     for b, name in ((doa_sce_blend, "doa_sce_blend"), (dist_sce_blend, "dist_sce_blend")):
         if not 0.0 <= b <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {b}")
-    members = [m for m in outputs if sed_weights.get(m, 0.0) > 0]
-    if not members:
+    for entry, (kind, _) in members.items():
+        if not get_kind(kind).fusable:
+            raise ValueError(f"ensemble member {entry!r} is of kind {kind!r}, which cannot be fused")
+    weighted = [e for e in members if sed_weights.get(e, 0.0) > 0]
+    if not weighted:
         raise ValueError("no ensemble member with a positive SED weight")
-    total = sum(sed_weights[m] for m in members)
-    sed = sum(sed_weights[m] * outputs[m]["sed"].astype(np.float64) for m in members) / total
+    total = sum(sed_weights[e] for e in weighted)
+    sed = sum(sed_weights[e] * members[e][1]["sed"].astype(np.float64) for e in weighted) / total
 
-    doa = outputs.get("sed_doa", {}).get("doa")
-    sce = outputs.get("sed_sce", {}).get("sce")
-    if doa is None and sce is None:
-        raise ValueError("the ensemble needs a member that predicts direction (sed_doa or sed_sce)")
+    def own(key: str) -> list[np.ndarray]:
+        return [arrays[key] for _, arrays in members.values() if key in arrays]
+
+    doa = _mean([_unit(a.astype(np.float64)) for a in own("doa")])
+    sce_list = own("sce")
+    if doa is None and not sce_list:
+        raise ValueError("the ensemble needs a member that predicts direction (a DOA or SCE output)")
+    sce_dir = _mean([_unit(a.astype(np.float64)) for a in sce_list])
     if doa is None:
-        direction = _unit(sce.astype(np.float64))
-    elif sce is None:
-        direction = _unit(doa.astype(np.float64))
+        direction = _unit(sce_dir)
+    elif sce_dir is None:
+        direction = _unit(doa)
     else:
-        direction = _unit((1 - doa_sce_blend) * _unit(doa.astype(np.float64)) + doa_sce_blend * _unit(sce.astype(np.float64)))
+        direction = _unit((1 - doa_sce_blend) * _unit(doa) + doa_sce_blend * _unit(sce_dir))
 
     fused = {"sed": sed, "doa": direction}
-    dist = outputs.get("sed_sde", {}).get("dist")
-    if dist is not None and sce is not None:
-        fused["dist"] = (1 - dist_sce_blend) * dist.astype(np.float64) + dist_sce_blend * np.linalg.norm(sce, axis=-1)
-    elif dist is not None:
-        fused["dist"] = dist.astype(np.float64)
-    elif sce is not None:
-        fused["dist"] = np.linalg.norm(sce.astype(np.float64), axis=-1)
+    dist = _mean(own("dist"))
+    sce_norm = _mean([np.linalg.norm(a.astype(np.float64), axis=-1) for a in sce_list])
+    if dist is not None and sce_norm is not None:
+        fused["dist"] = (1 - dist_sce_blend) * dist + dist_sce_blend * sce_norm
+    elif dist is not None or sce_norm is not None:
+        fused["dist"] = dist if dist is not None else sce_norm
     return fused
 
 
-SYSTEM_DESCRIPTIONS = {
-    "sed_doa": "SED-DOA",
-    "sed_sde": "SED-SDE (direction from SED-DOA)",
-    "sed_sce": "SED-SCE",
-    "seldnet": "Baseline SELDnet (multi-ACCDOA)",
-    "ensemble": "Model ensemble",
-}
+def single_outputs(member: Member, partner: Member | None = None) -> dict[str, np.ndarray]:
+    """The arrays one model's system is decoded from (``decode_classwise`` keys, or ``accdoa``).
 
-
-def system_outputs(
-    system: str,
-    outputs: dict[str, dict[str, np.ndarray]],
-    sed_weights: dict[str, float] | None = None,
-    doa_sce_blend: float = 0.0,
-    dist_sce_blend: float = 0.0,
-) -> dict[str, np.ndarray]:
-    """The arrays a system is decoded from (``seldlib.labels.decode_classwise`` keys, or ``accdoa``).
-
-    ``sed_sde`` predicts no direction; as in the NERC-SLIP joint prediction it takes its azimuth from
-    the SED-DOA model, while detection and distance are its own.
+    A kind without a direction head (``direction == "partner"``, SED-SDE) takes the direction of
+    ``partner``, a model of its ``direction_partner`` kind, as in the NERC-SLIP joint prediction;
+    detection and distance stay its own.
     """
-    if system == "ensemble":
-        return fuse_outputs(outputs, sed_weights or {}, doa_sce_blend, dist_sce_blend)
-    if system == "sed_sde":
-        if "sed_doa" not in outputs:
-            raise ValueError("the sed_sde system takes its direction from sed_doa, which is missing")
-        return {"sed": outputs["sed_sde"]["sed"], "dist": outputs["sed_sde"]["dist"], "doa": outputs["sed_doa"]["doa"]}
-    if system not in outputs:
-        raise ValueError(f"no outputs for system {system!r}")
-    return dict(outputs[system])
+    kind, arrays = member
+    spec = get_kind(kind)
+    if spec.has_direction:
+        return dict(arrays)
+    if partner is None or partner[0] != spec.direction_partner:
+        raise ValueError(f"a {spec.label} model predicts no direction: it needs a {spec.direction_partner} model's")
+    return {**arrays, "doa": partner[1]["doa"]}

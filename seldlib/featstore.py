@@ -12,17 +12,15 @@ Layout of a store holding ``N`` clips (``T`` = 50 label frames, ``C`` = 13 class
 Files are byte-identical for identical inputs (no timestamps, fixed creation properties) and are
 written under a temporary name that is renamed only once complete.
 
-Also here: the per-channel, per-band standardiser (fitted on training stores only) and
-:class:`FeatureDataset`, a torch ``Dataset`` over a store (optionally joined with a video store).
+Also here: :class:`FeatureDataset`, a torch ``Dataset`` over a store (optionally joined with a video
+store and standardised with a :class:`seldlib.standardizer.Standardizer`).
 """
 
 from __future__ import annotations
 
 import collections
-import io
 import json
 import os
-import zipfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -39,8 +37,10 @@ from seldlib.constants import CLASS_NAMES, CLIP_SAMPLES, N_CHANNELS, N_LABEL_FRA
 from seldlib.errors import SeldInputError
 from seldlib.labels import ClipLabels, encode_labels
 from seldlib.layout import Clip
+from seldlib.silence import frame_levels_dbfs
 from seldlib.logmel import LogMel, LogMelConfig
 from seldlib.metadata import EventTable, read_metadata_csv
+from seldlib.standardizer import Standardizer
 
 FORMAT_VERSION = 1
 LABEL_FIELDS: tuple[str, ...] = ClipLabels.FIELDS
@@ -143,6 +143,8 @@ def write_feature_store(
         h5.create_dataset("labelled", data=np.array([c.labels is not None for c in clips], np.uint8), track_times=False)
         feats = _create(h5, "features", (n, N_CHANNELS, n_frames, cfg.n_mels), np.float32, compress=False)
         label_ds = {k: _create(h5, k, (n, *v.shape), np.float32, compress=True) for k, v in zero.items()}
+        # input level per label frame: inference reports no event on digital silence (seldlib.silence)
+        levels = _create(h5, "level_dbfs", (n, n_label_frames), np.float32, compress=False)
 
         bar = tqdm(total=n, desc=f"features {Path(out_path).name}", unit="clip", disable=not progress)
         with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
@@ -153,6 +155,7 @@ def write_feature_store(
                     loaded = [next(stream) for _ in range(stop - start)]
                     wave = torch.from_numpy(np.stack([w for w, _ in loaded]))
                     feats[start:stop] = logmel(wave).numpy()
+                    levels[start:stop] = frame_levels_dbfs(wave.numpy(), n_label_frames)
                     for key, ds in label_ds.items():
                         ds[start:stop] = np.stack([(lab if lab is not None else zero)[key] for _, lab in loaded])
                     bar.update(stop - start)
@@ -161,12 +164,6 @@ def write_feature_store(
                 raise
         bar.close()
     return n
-
-
-def read_store_names(h5_path: str | Path) -> list[str]:
-    """Clip names of a store, in file order."""
-    with _open(h5_path) as h5:
-        return _names(h5, h5_path)
 
 
 def _open(path: str | Path) -> h5py.File:
@@ -186,93 +183,6 @@ def _names(h5: h5py.File, path: str | Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Standardisation
-# --------------------------------------------------------------------------------------------
-
-def fit_standardizer(
-    h5_paths: Sequence[str | Path],
-    splits: Sequence[str] | None = None,
-    block: int = 64,
-    min_std: float = 1e-3,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std of the log-mel features per channel and mel band, each ``(2, n_mels)`` float64.
-
-    Pass the training stores only. ``splits`` optionally keeps only clips of those split names.
-    Streams ``block`` clips at a time and merges block statistics with Chan's parallel formula in
-    float64, so memory stays small and the result does not suffer from sum-of-squares cancellation.
-    A std below ``min_std`` (a constant band) is raised to ``min_std`` to avoid dividing by zero.
-    """
-    count = 0
-    mean: np.ndarray | None = None
-    m2: np.ndarray | None = None
-    for path in h5_paths:
-        with _open(path) as h5:
-            if "features" not in h5:
-                raise SeldInputError(path, "not a feature store: dataset 'features' is missing")
-            feats = h5["features"]
-            keep = np.ones(feats.shape[0], bool)
-            if splits is not None:
-                keep = np.isin(np.array([s.decode() if isinstance(s, bytes) else s for s in h5["split"][()]], dtype=object),
-                               np.array(list(splits), dtype=object))
-            for start in range(0, feats.shape[0], block):
-                sel = keep[start:start + block]
-                if not sel.any():
-                    continue
-                x = np.asarray(feats[start:start + block], np.float64)[sel]  # (b, 2, frames, mels)
-                x = x.transpose(1, 3, 0, 2).reshape(x.shape[1], x.shape[3], -1)  # (2, mels, b*frames)
-                n_b = x.shape[2]
-                mean_b = x.mean(axis=2)
-                m2_b = np.square(x - mean_b[..., None]).sum(axis=2)
-                if mean is None:
-                    mean, m2, count = mean_b, m2_b, n_b
-                    continue
-                if mean.shape != mean_b.shape:
-                    raise SeldInputError(path, f"feature shape {x.shape[:2]} differs from the earlier stores' {mean.shape}")
-                total = count + n_b
-                delta = mean_b - mean
-                mean = mean + delta * (n_b / total)
-                m2 = m2 + m2_b + np.square(delta) * (count * n_b / total)
-                count = total
-    if mean is None or m2 is None:
-        raise SeldInputError(None, "no clips to fit the standardiser on in: " + ", ".join(map(str, h5_paths)))
-    std = np.maximum(np.sqrt(m2 / count), min_std)
-    return mean, std
-
-
-def save_standardizer(path: str | Path, mean: np.ndarray, std: np.ndarray) -> None:
-    """Save ``mean`` and ``std`` as an ``.npz`` atomically, with fixed zip timestamps (byte-identical reruns)."""
-    mean = np.asarray(mean, np.float64)
-    std = np.asarray(std, np.float64)
-    if mean.shape != std.shape:
-        raise ValueError(f"mean {mean.shape} and std {std.shape} differ in shape")
-    with atomic_path(path) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            for key, arr in (("mean", mean), ("std", std)):
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-                info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, buf.getvalue())
-
-
-def load_standardizer(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, std)`` saved by :func:`save_standardizer`, each ``(2, n_mels)`` float64."""
-    path = Path(path)
-    if not path.is_file():
-        raise SeldInputError(path, "standardiser file not found")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            mean, std = np.asarray(data["mean"], np.float64), np.asarray(data["std"], np.float64)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-        raise SeldInputError(path, f"not a standardiser file with 'mean' and 'std' ({err})") from None
-    if mean.ndim != 2 or mean.shape != std.shape:
-        raise SeldInputError(path, f"mean {mean.shape} and std {std.shape} must both be (channels, mels)")
-    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-        raise SeldInputError(path, "mean/std must be finite and std positive")
-    return mean, std
-
-
-# --------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------
 
@@ -280,9 +190,9 @@ class FeatureDataset(Dataset):
     """A torch ``Dataset`` over one feature store.
 
     Item ``i`` is a dict of float32 tensors: ``features (2, 251, 64)`` (standardised when a
-    ``(mean, std)`` pair is given), the label arrays in ``fields`` (``sed (50, 13)``, ``doa (50, 13, 2)``,
-    ``dist (50, 13)``, ``sce (50, 13, 2)``, ``onscreen (50, 13)``, ``adpit (50, 6, 5, 13)``) and, with
-    ``video_h5``, ``video (50, 7, 7)`` and ``video_flipped (50, 7, 7)`` joined by clip name.
+    :class:`~seldlib.standardizer.Standardizer` is given), the label arrays in ``fields``
+    (``sed (50, 13)``, ``doa (50, 13, 2)``, ``dist (50, 13)``, ``sce (50, 13, 2)``, ``onscreen (50, 13)``,
+    ``adpit (50, 6, 5, 13)``) and, with ``video_h5``, ``video (50, 7, 7)`` and ``video_flipped (50, 7, 7)`` joined by clip name.
 
     HDF5 handles are opened on first use in each process (h5py handles do not survive ``fork``),
     so the dataset works with ``DataLoader(num_workers > 0)``. ``preload=True`` reads everything
@@ -294,7 +204,7 @@ class FeatureDataset(Dataset):
     def __init__(
         self,
         h5_path: str | Path,
-        standardizer: tuple[np.ndarray, np.ndarray] | None = None,
+        standardizer: Standardizer | None = None,
         video_h5: str | Path | None = None,
         preload: bool = False,
         fields: Sequence[str] = LABEL_FIELDS,
@@ -311,16 +221,9 @@ class FeatureDataset(Dataset):
                     raise SeldInputError(self.h5_path, f"dataset {key!r} has {h5[key].shape[0]} rows, 'names' has {len(self.names)}")
             feat_shape = h5["features"].shape[1:]
             self.feature_config = LogMelConfig.from_json(h5.attrs["feature_config"]) if "feature_config" in h5.attrs else None
-        self._shift: np.ndarray | None = None
-        self._scale: np.ndarray | None = None
-        if standardizer is not None:
-            mean, std = (np.asarray(a, np.float64) for a in standardizer)
-            if mean.shape != (feat_shape[0], feat_shape[2]) or std.shape != mean.shape:
-                raise SeldInputError(self.h5_path, f"standardiser shape {mean.shape} does not fit features {feat_shape} (need (channels, mels))")
-            # float32 (x - mean) / std on (channels, 1, mels) broadcasts, the same arithmetic as
-            # seldlib.train.load_tensor_set so both paths give identical inputs.
-            self._shift = mean[:, None, :].astype(np.float32)
-            self._scale = std[:, None, :].astype(np.float32)
+        if standardizer is not None and standardizer.shape != (feat_shape[0], feat_shape[2]):
+            raise SeldInputError(self.h5_path, f"standardiser shape {standardizer.shape} does not fit features {feat_shape} (need (channels, mels))")
+        self.standardizer = standardizer
         self._video_index: np.ndarray | None = None
         if self.video_h5 is not None:
             with _open(self.video_h5) as vh5:
@@ -345,9 +248,7 @@ class FeatureDataset(Dataset):
         return len(self.names)
 
     def _standardise(self, x: np.ndarray) -> np.ndarray:
-        if self._shift is None:
-            return x
-        return (x - self._shift) / self._scale
+        return x if self.standardizer is None else self.standardizer.apply(x)
 
     def _read_all(self) -> dict[str, np.ndarray]:
         mem: dict[str, np.ndarray] = {}

@@ -13,13 +13,7 @@ import torch
 from torch import Tensor, nn
 
 
-# Output arrays each model kind produces (per clip: ``(50, 13)`` or ``(50, 13, 2)``; SELDnet ``(50, 3, 3, 13)``).
-OUTPUT_KEYS: dict[str, tuple[str, ...]] = {
-    "sed_doa": ("sed", "doa"),
-    "sed_sde": ("sed", "dist"),
-    "sed_sce": ("sed", "sce"),
-    "seldnet": ("accdoa",),
-}
+from seldlib.kinds import get_kind
 
 
 def iter_batches(features: Tensor, batch_size: int) -> Iterator[tuple[int, Tensor]]:
@@ -38,10 +32,10 @@ def predict_arrays(
         features: ``(N, 2, T, 64)`` standardised log-mel features (on any device).
 
     Returns:
-        ``{key: (N, 50, ...) float32}`` for the keys in :data:`OUTPUT_KEYS` ``[kind]``.
+        ``{key: (N, 50, ...) float32}`` for the output keys of ``kind`` (``seldlib.kinds``).
     """
     model.eval()
-    keys = OUTPUT_KEYS[kind]
+    keys = get_kind(kind).output_keys
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for _, batch in iter_batches(features, batch_size):
         out = model(batch.to(device, non_blocking=True))
@@ -69,13 +63,23 @@ def write_outputs_h5(path, names: list[str], arrays: dict[str, np.ndarray], attr
 
 
 def read_outputs_h5(path) -> tuple[list[str], dict[str, np.ndarray], dict]:
-    """Inverse of :func:`write_outputs_h5`."""
+    """Inverse of :func:`write_outputs_h5`; a missing file, or one without its model's kind, is a
+    ``SeldInputError`` naming it."""
     import json
+    from pathlib import Path
 
     import h5py
 
+    from seldlib.errors import SeldInputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SeldInputError(path, "model output file not found (run the infer stage for this model)")
     with h5py.File(path, "r") as h5:
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in h5["names"][()]]
         arrays = {k: h5[k][()] for k in h5.keys() if k != "names"}
         meta = json.loads(h5.attrs.get("meta", "{}"))
+    for key in ("kind", "threshold", "default_distance_m"):
+        if key not in meta:
+            raise SeldInputError(path, f"model outputs lack {key!r} in their meta (written by an older version?)")
     return names, arrays, meta

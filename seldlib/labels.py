@@ -85,17 +85,6 @@ def encode_labels(events: EventTable, n_frames: int = N_LABEL_FRAMES) -> ClipLab
     return ClipLabels(sed, doa, dist, sce.astype(np.float32), ons, adpit)
 
 
-def mirror_labels(labels: ClipLabels) -> ClipLabels:
-    """Labels of the left-right mirrored scene (azimuth → −azimuth): y components change sign."""
-    doa = labels.doa.copy()
-    doa[..., 1] *= -1
-    sce = labels.sce.copy()
-    sce[..., 1] *= -1
-    adpit = labels.adpit.copy()
-    adpit[:, :, 2] *= -1
-    return ClipLabels(labels.sed.copy(), doa, labels.dist.copy(), sce, labels.onscreen.copy(), adpit)
-
-
 def _per_class(value: float | np.ndarray, name: str) -> np.ndarray:
     arr = np.broadcast_to(np.asarray(value, np.float64), (N_CLASSES,))
     if np.any(~np.isfinite(arr)):

@@ -35,15 +35,6 @@ def _dirs(split: str) -> tuple[str, str, str]:
     return "stereo_dev", "metadata_dev", "video_dev"
 
 
-def list_splits(root: str | Path) -> list[str]:
-    """Split folders present under ``root/stereo_dev`` (and ``eval`` if ``stereo_eval/eval`` exists)."""
-    root = Path(root)
-    splits = sorted(p.name for p in (root / "stereo_dev").glob("*") if p.is_dir())
-    if (root / "stereo_eval" / "eval").is_dir():
-        splits.append("eval")
-    return splits
-
-
 def discover(
     roots: list[str | Path] | str | Path,
     splits: list[str],
@@ -56,8 +47,8 @@ def discover(
 
     A clip whose labels (``need_labels``) or video (``need_video``) are missing is an error naming
     both files, or, with ``skip_incomplete``, is left out and its ``split/stem`` appended to
-    ``skipped`` (when a list is given) so the caller can report it. A label or video file without audio is always an error. A split found under no root
-    is an error.
+    ``skipped`` (when a list is given) so the caller can report it. A label or video file without
+    audio is always an error. A split found under no root is an error.
     """
     roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
     clips: list[Clip] = []

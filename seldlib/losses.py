@@ -1,4 +1,5 @@
-"""Training losses for the Track A models (models.md §1.5, §2; dcase2025-task3.md §5.5).
+"""Training losses for the Track A models (NERC-SLIP report, section 1.2; ADPIT as ``loss.py`` of
+``partha2409/DCASE2025_seld_baseline``; ``docs/models.md#losses``, ``docs/models.md#adpit-loss``).
 
 Every loss is called as ``loss(pred, target) -> (total, parts)``:
 
@@ -22,7 +23,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "LOSS_KINDS",
     "ADPIT_PERMUTATIONS",
     "SedDoaLoss",
     "SedSdeLoss",
@@ -35,7 +35,6 @@ __all__ = [
     "adpit_per_sample",
 ]
 
-LOSS_KINDS: tuple[str, ...] = ("sed_doa", "sed_sde", "sed_sce", "seldnet")
 _REDUCTIONS = ("mean", "none")
 
 # MSPE denominator guard, added out of place (the reference adds it to the label tensor in place).
@@ -244,36 +243,27 @@ class AdpitLoss(_SeldLoss):
         return {"adpit": (1.0, adpit_per_sample(pred["accdoa"], target["adpit"]))}
 
 
-_LOSS_CLASSES: dict[str, type[_SeldLoss]] = {
-    "sed_doa": SedDoaLoss,
-    "sed_sde": SedSdeLoss,
-    "sed_sce": SedSceLoss,
-    "seldnet": AdpitLoss,
-}
-_WEIGHT_NAMES: dict[str, tuple[str, ...]] = {
-    "sed_doa": ("w_sed", "w_doa"),
-    "sed_sde": ("w_sed", "w_dist"),
-    "sed_sce": ("w_sed", "w_sce"),
-    "seldnet": (),
-}
+# ``KindSpec.loss`` names one of these
+LOSSES: dict[str, type[_SeldLoss]] = {cls.__name__: cls for cls in (SedDoaLoss, SedSdeLoss, SedSceLoss, AdpitLoss)}
 
 
 def build_loss(kind: str, weights: dict[str, Any] | None = None, reduction: str = "mean") -> _SeldLoss:
-    """Build the loss for a model kind.
+    """Build the loss of a model kind (its class and allowed weights come from ``seldlib.kinds``).
 
     Args:
-        kind: "sed_doa" | "sed_sde" | "sed_sce" | "seldnet".
+        kind: a kind of ``seldlib.kinds.KINDS``.
         weights: term weights, keyed with or without the ``w_`` prefix, e.g. ``{"sed": 0.1, "doa": 1.0}``;
             missing weights take the class defaults (the paper values).
         reduction: "mean" or "none".
     """
-    if kind not in _LOSS_CLASSES:
-        raise ValueError(f"unknown loss kind {kind!r}; expected one of {LOSS_KINDS}")
-    allowed = _WEIGHT_NAMES[kind]
+    from seldlib.kinds import get_kind
+
+    spec = get_kind(kind)
+    allowed = tuple(f"w_{name}" for name in spec.loss_weights)
     kwargs: dict[str, float] = {}
     for key, value in (weights or {}).items():
         name = key if key.startswith("w_") else f"w_{key}"
         if name not in allowed:
-            raise ValueError(f"unknown weight {key!r} for loss {kind!r}; allowed: {list(allowed)}")
+            raise ValueError(f"unknown weight {key!r} for loss {kind!r}; allowed: {list(spec.loss_weights)}")
         kwargs[name] = float(value)
-    return _LOSS_CLASSES[kind](reduction=reduction, **kwargs)
+    return LOSSES[spec.loss](reduction=reduction, **kwargs)

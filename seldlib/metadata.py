@@ -156,38 +156,6 @@ def _table_from_rows(rows: list[tuple], elevation: list[float] | None) -> EventT
     return EventTable(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], elevation)
 
 
-def read_starss_csv(path: str | Path, distance_unit: str, n_frames: int | None = None) -> EventTable:
-    """Read a headerless STARSS23 / SpatialScaper CSV ``frame,class,source,azimuth,elevation,distance``.
-
-    ``distance_unit`` is ``"cm"`` or ``"m"``; the returned distances are in **cm** so they can be
-    written straight into the DCASE2025 format. ``onscreen`` is 0 (the format has no such column).
-    """
-    if distance_unit not in ("cm", "m"):
-        raise ValueError(f"distance_unit must be 'cm' or 'm', got {distance_unit!r}")
-    scale = 100.0 if distance_unit == "m" else 1.0
-    path = Path(path)
-    rows: list[tuple] = []
-    elevations: list[float] = []
-    for lineno, text in enumerate(_read_lines(path), start=1):
-        if not text.strip():
-            continue
-        parts = text.split(",")
-        if len(parts) != 6:
-            raise SeldInputError(path, f"expected 6 columns (frame,class,source,azimuth,elevation,distance), got {len(parts)}", lineno)
-        frame = _parse_int(parts[0], path, lineno, "frame")
-        cls = _parse_int(parts[1], path, lineno, "class")
-        source = _parse_int(parts[2], path, lineno, "source")
-        az = _parse_float(parts[3], path, lineno, "azimuth")
-        el = _parse_float(parts[4], path, lineno, "elevation")
-        dist = _parse_float(parts[5], path, lineno, "distance") * scale
-        _validate_row(path, lineno, frame, cls, az, dist, n_frames)
-        if not -90.0 <= el <= 90.0:
-            raise SeldInputError(path, f"elevation must be in [-90, 90] degrees, got {el:g}", lineno)
-        rows.append((frame, cls, source, az, dist, 0))
-        elevations.append(el)
-    return _table_from_rows(rows, elevations)
-
-
 def _fmt_number(value: float, integer: bool) -> str:
     if integer:
         return str(int(round(value)))

@@ -10,14 +10,17 @@ checkpoints were trained on standardised features), the models' 50 output frames
 placed on the file's 100-ms frame grid and overlapping frames are averaged. The stitched arrays are
 then combined into the requested system and decoded with the SED threshold:
 
-* one model: that model alone (``sed_doa``, ``sed_sce`` or ``seldnet``; a lone ``sed_sde`` has no
-  direction and is refused);
-* ``sed_doa`` + ``sed_sde``: the joint prediction of the evaluation table's ``sed_sde`` row
+* models of one kind that predicts a direction (``sed_doa``, ``sed_sce``, ``seldnet``): that kind
+  alone (several checkpoints of it are averaged);
+* a kind without a direction head (``sed_sde``) never runs alone: with models of its direction
+  partner (``sed_doa``) it gives the joint prediction of the evaluation table's SED-SDE row
   (detection and distance from SED-SDE, direction from SED-DOA), or the posterior fusion when
   ``--sed-weights`` is given;
-* any other set of class-wise models: the posterior-fusion ensemble (``seldlib.ensemble``), equal
-  SED weights unless ``--sed-weights`` gives them. Several checkpoints of the same kind are averaged
-  first.
+* any other set of class-wise kinds: the posterior-fusion ensemble (``seldlib.ensemble``), equal
+  SED weights unless ``--sed-weights`` gives them; several checkpoints of one kind are averaged first.
+  A SELDnet (multi-ACCDOA) checkpoint cannot be combined with others.
+
+What each kind predicts is in ``seldlib.kinds`` (``docs/model-kinds.md``).
 
 Output: ``OUT/<wav stem>.csv`` (DCASE2025 format, frame indices over the whole file) and, with
 ``--png``, ``OUT/<wav stem>.png`` (azimuth against time for each detected class).
@@ -39,10 +42,10 @@ from torch import nn
 
 from seldlib.constants import CLASS_NAMES, CLIP_SAMPLES, LABEL_HOP_SECONDS, N_CHANNELS, N_LABEL_FRAMES, SAMPLE_RATE
 from seldlib.errors import SeldInputError
+from seldlib.kinds import KINDS, get_kind
 from seldlib.metadata import EventTable
+from seldlib.standardizer import Standardizer
 
-CLASSWISE_KINDS: tuple[str, ...] = ("sed_doa", "sed_sde", "sed_sce")
-ALL_KINDS: tuple[str, ...] = (*CLASSWISE_KINDS, "seldnet")
 WINDOW_SECONDS = CLIP_SAMPLES / SAMPLE_RATE  # 5.0: the models were trained on 5-s clips
 
 
@@ -52,20 +55,21 @@ class System:
 
     Attributes:
         models: ``[(kind, module)]``; each module maps features ``(B, 2, 251, 64)`` to a dict holding the
-            keys of ``seldlib.inference.OUTPUT_KEYS[kind]`` with 50 frames per clip. Any ``nn.Module``
+            output keys of its kind (``seldlib.kinds``) with 50 frames per clip. Any ``nn.Module``
             honouring that contract works (trained checkpoints or test doubles).
         features: the checkpoints' log-mel config dict (``LogMelConfig`` fields plus ``standardize``);
             empty means the baseline defaults without standardisation.
-        standardizer: ``(mean (2, 64), std (2, 64))``, required when ``features["standardize"]``.
+        standardizer: the training standardiser (``mean``, ``std`` ``(2, 64)``), required when
+            ``features["standardize"]``.
         device: where the models run.
         sed_weights: SED weights per kind for the fusion; ``None`` = equal weights.
-        default_distance_m: distance written when no model predicts one (``sed_doa`` alone).
+        default_distance_m: distance written when no model predicts one (a lone SED-DOA).
         sources: where each model came from (for messages), parallel to ``models``.
     """
 
     models: list[tuple[str, nn.Module]]
     features: dict[str, Any] = field(default_factory=dict)
-    standardizer: tuple[np.ndarray, np.ndarray] | None = None
+    standardizer: Standardizer | None = None
     device: str | torch.device = "cpu"
     sed_weights: dict[str, float] | None = None
     doa_sce_blend: float = 0.0
@@ -78,14 +82,21 @@ class System:
         if not self.models:
             raise SeldInputError(None, "no model given")
         for kind, _ in self.models:
-            if kind not in ALL_KINDS:
-                raise SeldInputError(None, f"unknown model kind {kind!r}; expected one of {ALL_KINDS}")
+            try:
+                get_kind(kind)
+            except ValueError as err:
+                raise SeldInputError(None, str(err)) from None
         kinds = set(self.kinds)
-        if "seldnet" in kinds and len(kinds) > 1:
-            raise SeldInputError(None, "a SELDnet (multi-ACCDOA) checkpoint cannot be combined with class-wise models")
-        if kinds == {"sed_sde"}:
-            raise SeldInputError(None, "a SED-SDE model predicts no direction; pass a sed_doa checkpoint too "
-                                       "(--models models/sed_doa models/sed_sde)")
+        if len(kinds) > 1 and any(not get_kind(k).fusable for k in kinds):
+            lone = sorted(get_kind(k).label for k in kinds if not get_kind(k).fusable)
+            raise SeldInputError(None, f"{', '.join(lone)} checkpoints cannot be combined with other models; "
+                                       f"accepted: {ACCEPTED_COMBINATIONS}")
+        if not any(get_kind(k).has_direction for k in kinds):
+            lone = sorted(get_kind(k).label for k in kinds)
+            partners = sorted({get_kind(k).direction_partner for k in kinds if get_kind(k).direction_partner})
+            raise SeldInputError(None, f"{' + '.join(lone)} predict(s) no direction; add a model of kind "
+                                       f"{' or '.join(partners)} (e.g. --models models/sed_doa models/sed_sde). "
+                                       f"Accepted: {ACCEPTED_COMBINATIONS}")
         if self.sed_weights is not None:
             unknown = sorted(set(self.sed_weights) - kinds)
             if unknown:
@@ -110,9 +121,24 @@ class System:
         kinds = sorted(set(self.kinds))
         if len(kinds) == 1:
             return kinds[0] if len(self.models) == 1 else f"{kinds[0]} (average of {len(self.models)})"
-        if kinds == ["sed_doa", "sed_sde"] and self.sed_weights is None:
-            return "sed_sde joint prediction (direction from sed_doa)"
+        joint = _joint_pair(set(kinds)) if self.sed_weights is None else None
+        if joint is not None:
+            return f"{joint[0]} joint prediction (direction from {joint[1]})"
         return "ensemble of " + " + ".join(kinds)
+
+
+ACCEPTED_COMBINATIONS = ("one kind with a direction head (sed_doa, sed_sce or seldnet), sed_doa + sed_sde "
+                         "(joint prediction), or any set of sed_doa / sed_sde / sed_sce with sed_doa or sed_sce "
+                         "among them (ensemble)")
+
+
+def _joint_pair(kinds: set[str]) -> tuple[str, str] | None:
+    """``(kind, partner)`` when ``kinds`` is exactly a direction-less kind and its direction partner."""
+    for kind in kinds:
+        spec = get_kind(kind)
+        if not spec.has_direction and kinds == {kind, spec.direction_partner}:
+            return kind, spec.direction_partner
+    return None
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -137,8 +163,8 @@ def load_system(
     All checkpoints must share one feature recipe. ``device`` may be ``"auto"``.
     Raises :class:`SeldInputError` naming the offending file.
     """
-    from seldlib.featstore import load_standardizer
-    from seldlib.train import load_checkpoint, resolve_device
+    from seldlib.checkpoint import load_checkpoint
+    from seldlib.device import resolve_device
 
     try:
         dev = resolve_device(str(device))
@@ -162,10 +188,10 @@ def load_system(
     features = features or {}
     std = None
     if standardizer_path is not None and features.get("standardize"):
-        std = load_standardizer(standardizer_path)
+        std = Standardizer.load(standardizer_path)
         n_mels = int(features.get("n_mels", 64))
-        if std[0].shape != (N_CHANNELS, n_mels):
-            raise SeldInputError(standardizer_path, f"holds statistics of shape {std[0].shape}, the models expect "
+        if std.shape != (N_CHANNELS, n_mels):
+            raise SeldInputError(standardizer_path, f"holds statistics of shape {std.shape}, the models expect "
                                                     f"({N_CHANNELS}, {n_mels})")
     elif standardizer_path is not None:
         print(f"note: the checkpoints use unstandardised features; ignoring {standardizer_path}", file=sys.stderr)
@@ -236,16 +262,18 @@ def _hop_samples(hop_s: float) -> int:
 
 def _combine(system: System, stitched: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Turn per-kind stitched arrays ``{kind: {key: (T, ...)}}`` into the system's decodable arrays."""
-    from seldlib.ensemble import fuse_outputs, system_outputs
+    from seldlib.ensemble import fuse_outputs, single_outputs
 
     kinds = set(stitched)
     if len(kinds) == 1:  # a single kind (SELDnet included) is decoded as it is
         return dict(next(iter(stitched.values())))
-    if kinds == {"sed_doa", "sed_sde"} and system.sed_weights is None:
-        return system_outputs("sed_sde", stitched)
+    joint = _joint_pair(kinds) if system.sed_weights is None else None
+    if joint is not None:
+        kind, partner = joint
+        return single_outputs((kind, stitched[kind]), (partner, stitched[partner]))
     weights = system.sed_weights if system.sed_weights is not None else {k: 1.0 for k in kinds}
     try:
-        return fuse_outputs(stitched, weights, system.doa_sce_blend, system.dist_sce_blend)
+        return fuse_outputs({k: (k, a) for k, a in stitched.items()}, weights, system.doa_sce_blend, system.dist_sce_blend)
     except ValueError as err:  # e.g. all weight on members without direction
         raise SeldInputError(None, str(err)) from None
 
@@ -263,6 +291,7 @@ def predict_wave(system: System, wave: np.ndarray, hop_s: float = 2.5, threshold
     """
     from seldlib.inference import predict_arrays
     from seldlib.predictions import decode_system
+    from seldlib.silence import frame_levels_dbfs, mute_silent_frames
 
     wave = np.asarray(wave, np.float32)
     if wave.ndim != 2 or wave.shape[0] != N_CHANNELS:
@@ -275,10 +304,7 @@ def predict_wave(system: System, wave: np.ndarray, hop_s: float = 2.5, threshold
     padded = np.zeros((N_CHANNELS, int(starts[-1]) + CLIP_SAMPLES), np.float32)
     padded[:, : wave.shape[1]] = wave
     logmel = _logmel_for(system)
-    std = None
-    if system.features.get("standardize"):
-        mean, sd = (torch.as_tensor(a, dtype=torch.float32) for a in system.standardizer)  # type: ignore[union-attr]
-        std = (mean[None, :, None, :], sd[None, :, None, :])
+    std = system.standardizer if system.features.get("standardize") else None
 
     per_model: list[dict[str, list[np.ndarray]]] = [{} for _ in system.models]
     for b in range(0, len(starts), system.batch_size):
@@ -286,7 +312,7 @@ def predict_wave(system: System, wave: np.ndarray, hop_s: float = 2.5, threshold
         clips = torch.from_numpy(np.stack([padded[:, s : s + CLIP_SAMPLES] for s in chunk]))
         feats = logmel(clips)  # (n, 2, 251, 64): each window's 80 dB floor is its own, as in training
         if std is not None:
-            feats = (feats - std[0]) / std[1]
+            feats = std.apply(feats)
         for i, (kind, model) in enumerate(system.models):
             out = predict_arrays(model, kind, feats, batch_size=system.batch_size, device=system.device)
             for key, value in out.items():
@@ -305,6 +331,9 @@ def predict_wave(system: System, wave: np.ndarray, hop_s: float = 2.5, threshold
             arrays = {k: (stitched[kind][k] * n + v) / (n + 1) for k, v in arrays.items()}
         stitched[kind], counts[kind] = arrays, n + 1
     combined = _combine(system, stitched)
+    # no event on digitally silent frames, as in the pipeline's infer stage (seldlib.silence)
+    levels = frame_levels_dbfs(wave, total_frames)
+    combined = {k: v[0] for k, v in mute_silent_frames({k: v[None] for k, v in combined.items()}, levels[None]).items()}
     events = decode_system({k: v[None] for k, v in combined.items()}, 0, threshold, system.default_distance_m)
     return events.sorted(), combined
 
@@ -312,17 +341,12 @@ def predict_wave(system: System, wave: np.ndarray, hop_s: float = 2.5, threshold
 def check_stereo(path: str | Path) -> int:
     """Check (from the header only) that ``path`` is a readable, non-empty stereo audio file; return its rate.
 
-    Raises :class:`SeldInputError` naming the file when it is missing, unreadable, not stereo or empty.
+    Raises :class:`SeldInputError` naming the file when it is missing, a directory, unreadable,
+    truncated (:func:`seldlib.audio.read_info`), not stereo or empty.
     """
-    import soundfile as sf
+    from seldlib.audio import read_info
 
-    path = Path(path)
-    if not path.is_file():
-        raise SeldInputError(path, "audio file not found")
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise SeldInputError(path, f"cannot read audio ({err})") from None
+    info = read_info(path)
     if info.channels != N_CHANNELS:
         what = "mono" if info.channels == 1 else f"{info.channels} channels"
         raise SeldInputError(path, f"expected stereo audio (2 channels), got {what}")
@@ -394,8 +418,9 @@ def _parse_weights(text: str | None) -> dict[str, float] | None:
             w = float(value)
         except ValueError:
             w = float("nan")
-        if not sep or kind not in CLASSWISE_KINDS or not math.isfinite(w):
-            raise SeldInputError(None, f"--sed-weights expects KIND=WEIGHT with KIND in {CLASSWISE_KINDS}, got {item!r}")
+        fusable = sorted(k for k, spec in KINDS.items() if spec.fusable)
+        if not sep or kind not in fusable or not math.isfinite(w):
+            raise SeldInputError(None, f"--sed-weights expects KIND=WEIGHT with KIND in {fusable}, got {item!r}")
         weights[kind] = w
     return weights
 

@@ -2,7 +2,10 @@
 
     python -m seldlib.preset presets/dcase2025-paper.yaml --exp-run [--queue ...]
 
-Every key must already exist in ``params.yaml`` (a typo is an error, not a silently new parameter).
+Every key must already exist in ``params.yaml`` (a typo is an error, not a silently new parameter), and
+``params.yaml`` with the preset applied must pass :mod:`seldlib.paramcheck`, model configurations
+included (built on the ``meta`` device, as the train stage checks them). A mapping value replaces
+the whole mapping (``models.x.model: {preset: paper}`` drops the small model's channel overrides).
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from seldlib.config import read_params
+from seldlib.config import load_yaml
 from seldlib.errors import SeldInputError
+from seldlib.models.paramcheck import MODEL_CHECK
+from seldlib.paramcheck import validate
 
 
 def _literal(value: Any) -> str:
@@ -34,18 +37,28 @@ def _literal(value: Any) -> str:
 
 
 def preset_overrides(preset: str | Path, params: str | Path = "params.yaml") -> list[str]:
-    """``["key=value", ...]`` for the preset, after checking every key exists in ``params``."""
+    """The ``-S`` overrides of the preset (``key=value``; ``~key`` then ``+key={...}`` for a mapping), after
+    checking that every key exists in ``params`` and that ``params`` with the preset applied is valid
+    (:mod:`seldlib.paramcheck`; errors name the preset)."""
     preset = Path(preset)
-    try:
-        overrides = yaml.safe_load(preset.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise SeldInputError(preset, "preset file not found") from None
-    except yaml.YAMLError as err:
-        raise SeldInputError(preset, f"invalid YAML ({err})") from None
+    overrides = load_yaml(preset, "preset file") or {}
     if not isinstance(overrides, dict):
         raise SeldInputError(preset, "expected a mapping of dotted parameter keys to values")
-    read_params(list(overrides), params)  # raises on unknown keys
-    return [f"{key}={_literal(value)}" for key, value in overrides.items()]
+    tree = load_yaml(params) or {}
+    for key, value in overrides.items():
+        *parents, leaf = str(key).split(".")
+        node = tree
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise SeldInputError(preset, f"{key}: not a parameter in {params} (a preset only changes existing keys)")
+        node[leaf] = value
+    validate(tree, [str(key) for key in overrides], preset, MODEL_CHECK)
+    out: list[str] = []
+    for key, value in overrides.items():
+        # `-S key={...}` alone merges into the mapping in params.yaml; delete it first so the preset's wins
+        out += [f"~{key}", f"+{key}={_literal(value)}"] if isinstance(value, dict) else [f"{key}={_literal(value)}"]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

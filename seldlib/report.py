@@ -23,6 +23,7 @@ import numpy as np
 from seldlib.atomic import atomic_path, write_text_atomic
 from seldlib.constants import CLASS_NAMES, LABEL_HOP_SECONDS, N_CLASSES
 from seldlib.errors import SeldInputError
+from seldlib.kinds import ENSEMBLE_LABEL, ENSEMBLE_PAPER, KINDS, get_kind
 from seldlib.metadata import EventTable
 from seldlib.metrics import SeldScores
 
@@ -37,29 +38,27 @@ CLASS_KEYS: tuple[str, ...] = (
 )
 assert len(CLASS_ABBREV) == len(CLASS_KEYS) == len(CLASS_NAMES) == N_CLASSES
 
-# Display names, in the row order of the paper's Table 1.
-SYSTEM_LABELS: dict[str, str] = {
-    "seldnet": "Baseline SELDnet",
-    "sed_doa": "SED-DOA",
-    "sed_sde": "SED-SDE",
-    "sed_sce": "SED-SCE",
-    "ensemble": "Model Ensemble",
-}
+# Rows follow the paper's Table 1: baseline, then the NERC-SLIP kinds, then the ensemble.
+_TABLE_ORDER: tuple[str, ...] = ("seldnet", "sed_doa", "sed_sde", "sed_sce")
 
-# NERC-SLIP technical report, Table 1: audio-only systems, DCASE2025 stereo dev set (real data).
-# (F(20°,1), DOAE in degrees, RDE); None where the paper prints "-".
-PAPER_TABLE1: dict[str, tuple[str, float | None, float | None, float | None]] = {
-    "seldnet": ("Baseline-A", 0.23, 24.50, 0.41),
-    "sed_doa": ("SED-DOA", 0.50, 12.50, None),
-    "sed_sde": ("SED-SDE", 0.53, None, 0.26),
-    "sed_sce": ("SED-SCE", 0.50, 12.80, 0.27),
-    "ensemble": ("Model Ensemble", 0.54, 11.80, 0.26),
-}
+# What the evaluate stage knows of each scored system: ``{"kind": str | None (None: the ensemble),
+# "threshold": float, "direction_from": entry | None}``.
+SystemInfo = Mapping[str, Mapping[str, Any]]
 
-# sed_doa has no distance head: it writes a constant default distance, so its RDE says nothing.
-CONSTANT_DISTANCE_SYSTEMS = frozenset({"sed_doa"})
-# sed_sde has no direction head: its azimuth is SED-DOA's (seldlib.ensemble.system_outputs).
-DIRECTION_FROM: dict[str, str] = {"sed_sde": "SED-DOA"}
+
+def system_label(system: str, info: SystemInfo) -> str:
+    """Display name: the kind's label, with the entry name when it is not the kind's own name."""
+    kind = info.get(system, {}).get("kind")
+    if kind is None:
+        return ENSEMBLE_LABEL if system == "ensemble" else system
+    label = get_kind(kind).label
+    return label if system == kind else f"{label} ({system})"
+
+
+def _constant_distance(system: str, info: SystemInfo) -> bool:
+    kind = info.get(system, {}).get("kind")
+    return kind is not None and not get_kind(kind).has_distance
+
 
 DATA_LABELS: dict[str, str] = {
     "synth-mini": "embedded synthetic data (`synth-mini`, split dev-test-sim)",
@@ -124,53 +123,73 @@ def _fmt(value: float | None, kind: str) -> str:
     return f"{value:.3f}" if kind == "ours" else f"{value:.2f}"
 
 
-def _ordered(systems: Mapping[str, Any]) -> list[str]:
-    """Known systems in Table 1 order, then any others alphabetically."""
-    known = [s for s in SYSTEM_LABELS if s in systems]
-    return known + sorted(s for s in systems if s not in SYSTEM_LABELS)
+def _rank(system: str, info: SystemInfo) -> tuple[int, str]:
+    """Table 1 order of the system's kind (entries of one kind by name), other kinds next, the ensemble last."""
+    kind = info.get(system, {}).get("kind")
+    if kind is None:
+        return (len(_TABLE_ORDER) + 1, system)
+    return (_TABLE_ORDER.index(kind) if kind in _TABLE_ORDER else len(_TABLE_ORDER), system)
 
 
-def _our_cells(system: str, s: SeldScores) -> tuple[str, str, str]:
+def _ordered(systems: Mapping[str, Any], info: SystemInfo) -> list[str]:
+    return sorted(systems, key=lambda s: _rank(s, info))
+
+
+def _our_cells(system: str, s: SeldScores, info: SystemInfo) -> tuple[str, str, str]:
     f = _fmt(s.F, "ours")
     doae = _fmt(s.DOAE, "deg")
-    if system in DIRECTION_FROM and doae != "–":
-        doae += f" (from {DIRECTION_FROM[system]})"
-    rde = "– (constant distance)" if system in CONSTANT_DISTANCE_SYSTEMS else _fmt(s.RDE, "ours")
+    partner = info.get(system, {}).get("direction_from")
+    if partner and doae != "–":
+        doae += f" (from {system_label(partner, info) if partner in info else partner})"
+    rde = "– (constant distance)" if _constant_distance(system, info) else _fmt(s.RDE, "ours")
     return f, doae, rde
 
 
-def results_table(scores: Mapping[str, SeldScores], data_label: str = DATA_LABELS["synth-mini"]) -> str:
+def results_table(scores: Mapping[str, SeldScores], info: SystemInfo, data_label: str = DATA_LABELS["synth-mini"],
+                  selection: str | None = None) -> str:
     """Markdown: our F(20°,1) / DOAE / RDE per system next to the paper's Table 1.
 
-    Rows follow Table 1 (baseline, SED-DOA, SED-SDE, SED-SCE, ensemble); a paper row without our
-    system shows "not run", a system of ours without a paper row shows "–" in the paper columns.
+    Each system is shown beside the paper row of its kind (``seldlib.kinds``); a kind with a paper row
+    but no system shows "not run". ``selection`` says which split selected the models.
     """
     n_files = {int(s.n_files) for s in scores.values()}
     clips = f", {n_files.pop()} clips" if len(n_files) == 1 else ""
+    chosen = f" {selection[0].upper()}{selection[1:]}." if selection else ""
     lines = [
-        f"Ours: {data_label}{clips}. Paper: NERC-SLIP Table 1, DCASE2025 stereo dev set (real data). "
+        f"Ours: {data_label}{clips};{chosen} Paper: NERC-SLIP Table 1, DCASE2025 stereo dev set (real data). "
         "Macro averages over the 13 classes; F(20°,1) with the official thresholds (20°, relative distance 1).",
         "",
         "| System | F(20°,1) ours | DOAE ours | RDE ours | F(20°,1) paper | DOAE paper | RDE paper |",
         "|---|---|---|---|---|---|---|",
     ]
-    rows = list(SYSTEM_LABELS) + [s for s in _ordered(scores) if s not in SYSTEM_LABELS]
-    for system in rows:
-        label = SYSTEM_LABELS.get(system, system)
-        ours = _our_cells(system, scores[system]) if system in scores else ("not run", "not run", "not run")
-        paper = PAPER_TABLE1.get(system)
+    kinds_run = {info.get(s, {}).get("kind") for s in scores}
+    # a kind of the paper's table that no system here has gets a "not run" row under the kind's own name
+    rows = {s: info.get(s, {}) for s in scores}
+    rows.update({k: {"kind": k} for k in _TABLE_ORDER if k not in kinds_run and KINDS[k].paper is not None})
+    if "ensemble" not in rows:
+        rows["ensemble"] = {"kind": None}
+    for system in _ordered(rows, rows):
+        kind = rows[system].get("kind")
+        label = system_label(system, rows)
+        ours = _our_cells(system, scores[system], info) if system in scores else ("not run", "not run", "not run")
+        paper = ENSEMBLE_PAPER if kind is None and system == "ensemble" else (KINDS[kind].paper if kind in KINDS else None)
         if paper is None:
             theirs = ("–", "–", "–")
         else:
-            label = f"{label} / {paper[0]}" if paper[0] != label else label
+            label = f"{label} / {paper[0]}" if not label.startswith(paper[0]) else label
             theirs = (_fmt(paper[1], "paper"), _fmt(paper[2], "deg"), _fmt(paper[3], "paper"))
         lines.append(f"| {label} | {' | '.join(ours)} | {' | '.join(theirs)} |")
-    lines += [
-        "",
-        "SED-SDE has no direction head: its azimuth, hence its DOAE, comes from SED-DOA. SED-DOA has no "
-        "distance head and writes a constant distance, so its RDE is not reported (that distance still "
-        "enters its F through the relative-distance threshold).",
-    ]
+    notes = []
+    for kind in sorted(k for k in kinds_run if k is not None):
+        spec = get_kind(kind)
+        if not spec.has_direction:
+            notes.append(f"{spec.label} has no direction head: its azimuth, hence its DOAE, comes from a "
+                         f"{get_kind(spec.direction_partner).label} model (`evaluate.direction_entry`).")
+        if not spec.has_distance:
+            notes.append(f"{spec.label} has no distance head and writes a constant distance, so its RDE is not "
+                         "reported (that distance still enters its F through the relative-distance threshold).")
+    if notes:
+        lines += ["", " ".join(notes)]
     return "\n".join(lines) + "\n"
 
 
@@ -224,12 +243,12 @@ def _save(fig, path: str | Path) -> None:  # noqa: ANN001
         fig.savefig(tmp, format="png", dpi=_DPI, metadata=_PNG_META)
 
 
-def plot_classwise(scores: Mapping[str, SeldScores], path: str | Path) -> None:
+def plot_classwise(scores: Mapping[str, SeldScores], info: SystemInfo, path: str | Path) -> None:
     """Three panels (F, DOAE, RDE), one group of bars per class, one bar per system.
 
     Undefined values (no matched pair) and the RDE of constant-distance systems are left empty.
     """
-    systems = _ordered(scores)
+    systems = _ordered(scores, info)
     fig = _figure(12.0, 9.0)
     axes = fig.subplots(3, 1, sharex=True)
     x = np.arange(N_CLASSES)
@@ -238,10 +257,10 @@ def plot_classwise(scores: Mapping[str, SeldScores], path: str | Path) -> None:
     for ax, (metric, ylabel) in zip(axes, panels):
         for k, system in enumerate(systems):
             values = np.asarray(scores[system].classwise[metric], np.float64).copy()
-            if metric == "RDE" and system in CONSTANT_DISTANCE_SYSTEMS:
+            if metric == "RDE" and _constant_distance(system, info):
                 values[:] = np.nan
             heights = np.nan_to_num(values, nan=0.0)  # empty bar rather than a NaN warning
-            ax.bar(x - 0.4 + (k + 0.5) * width, heights, width, label=SYSTEM_LABELS.get(system, system), color=f"C{k}")
+            ax.bar(x - 0.4 + (k + 0.5) * width, heights, width, label=system_label(system, info), color=f"C{k}")
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", alpha=0.3)
         if metric == "F":
@@ -254,7 +273,7 @@ def plot_classwise(scores: Mapping[str, SeldScores], path: str | Path) -> None:
     _save(fig, path)
 
 
-def plot_tracks(ref: EventTable, pred: EventTable, clip: str, path: str | Path, system: str = "ensemble") -> None:
+def plot_tracks(ref: EventTable, pred: EventTable, clip: str, path: str | Path, label: str = ENSEMBLE_LABEL) -> None:
     """Reference vs predicted azimuth (top) and distance (bottom) over time, one colour per class.
 
     Reference events are hollow circles, predictions crosses; distances in the tables are in cm
@@ -283,23 +302,23 @@ def plot_tracks(ref: EventTable, pred: EventTable, clip: str, path: str | Path, 
         ax.grid(alpha=0.3)
     if classes:
         ax_az.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    label = SYSTEM_LABELS.get(system, system)
     ax_az.set_title(f"{clip}: reference (○) vs {label} (×)")
     fig.tight_layout()
     _save(fig, path)
 
 
-def plot_summary(scores: Mapping[str, SeldScores], path: str | Path) -> None:
+def plot_summary(scores: Mapping[str, SeldScores], info: SystemInfo, path: str | Path) -> None:
     """The systems' macro scores as a table image (F, DOAE, RDE, DistE and the TP / FP / FN totals)."""
-    systems = _ordered(scores)
+    systems = _ordered(scores, info)
     header = ["System", "F(20°,1)", "DOAE (°)", "RDE", "DistE (cm)", "TP", "FP", "FP spatial", "FN"]
     cells = []
     for system in systems:
         s = scores[system]
-        rde = "n/a" if system in CONSTANT_DISTANCE_SYSTEMS else _fmt(s.RDE, "ours")
-        diste = "n/a" if system in CONSTANT_DISTANCE_SYSTEMS else _fmt(s.DistE, "paper")
+        constant = _constant_distance(system, info)
+        rde = "n/a" if constant else _fmt(s.RDE, "ours")
+        diste = "n/a" if constant else _fmt(s.DistE, "paper")
         cells.append([
-            SYSTEM_LABELS.get(system, system), _fmt(s.F, "ours"), _fmt(s.DOAE, "paper"), rde, diste,
+            system_label(system, info), _fmt(s.F, "ours"), _fmt(s.DOAE, "paper"), rde, diste,
             *(str(int(np.sum(s.classwise[k]))) for k in ("TP", "FP", "FP_spatial", "FN")),
         ])
     fig = _figure(10.0, 0.5 + 0.35 * (len(cells) + 1))

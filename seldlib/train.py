@@ -1,15 +1,17 @@
 """Training loop for the Track A models: Adam, tri-stage learning rate, augmentation, validation with
 the official metrics, best-checkpoint selection, interruption-safe resume.
 
-The loop works on in-memory tensors when the training set fits (the embedded data does) and otherwise
-on a ``DataLoader`` over the HDF5 feature store; either way batches come from a permutation drawn from
-``(seed, epoch)`` so a resumed run sees exactly the batches an uninterrupted one would.
+The loop works on in-memory tensors (:mod:`seldlib.trainset`); batches come from a permutation drawn
+from ``(seed, epoch)`` so a resumed run sees exactly the batches an uninterrupted one would. Every
+``checkpoint_every`` steps the whole training state (weights, optimiser, RNG, best model so far and
+the history of every logger call) is saved to the resume file; a rerun with the same config and data
+continues from it and first replays the history into the logger, so its log equals an uninterrupted
+run's as well as its model.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import time
@@ -17,20 +19,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from seldlib.atomic import atomic_path
+from seldlib.checkpoint import save_checkpoint, save_torch_atomic
 from seldlib.constants import CLASS_NAMES
+from seldlib.device import resolve_device
 from seldlib.inference import predict_arrays
-from seldlib.predictions import decode_system
-from seldlib.labels import decode_adpit, decode_classwise
+from seldlib.kinds import get_kind
+from seldlib.labels import decode_classwise
 from seldlib.losses import build_loss
-from seldlib.metadata import EventTable
 from seldlib.models import build_model, count_parameters
+from seldlib.predictions import decode_system
+from seldlib.trainset import TensorSet, on_device, reference_events
 
-CHECKPOINT_FORMAT = 1
+Logger = Callable[[str, dict[str, float], int], None]
 
 
 @dataclass
@@ -67,7 +70,8 @@ class TrainConfig:
 
 def tri_stage_lr(step: int, total: int, peak: float, warmup_frac: float = 0.1, hold_frac: float = 0.6,
                  init_scale: float = 0.01, final_scale: float = 0.05) -> float:
-    """Tri-stage schedule (models.md §1.6): linear warm-up from ``init_scale·peak``, hold at ``peak``,
+    """Tri-stage schedule (Park et al., "SpecAugment", Interspeech 2019, §4; fairseq
+    ``tri_stage_lr_scheduler.py``): linear warm-up from ``init_scale·peak``, hold at ``peak``,
     exponential decay to ``final_scale·peak`` over the remaining steps, then constant."""
     warm = int(round(warmup_frac * total))
     hold = int(round(hold_frac * total))
@@ -83,119 +87,26 @@ def tri_stage_lr(step: int, total: int, peak: float, warmup_frac: float = 0.1, h
     return peak * math.exp(math.log(final_scale) * s / decay)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass
-class TensorSet:
-    """An in-memory split: ``features (N, 2, T, 64)`` plus label tensors keyed like ``ClipLabels``."""
-
-    names: list[str]
-    tensors: dict[str, Tensor]
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def batch(self, index: Tensor) -> dict[str, Tensor]:
-        return {k: v[index] for k, v in self.tensors.items()}
-
-    @staticmethod
-    def concat(sets: list["TensorSet"]) -> "TensorSet":
-        sets = [s for s in sets if len(s)]
-        keys = set.intersection(*(set(s.tensors) for s in sets))
-        return TensorSet(sum((s.names for s in sets), []), {k: torch.cat([s.tensors[k] for s in sets]) for k in sorted(keys)})
-
-
-def _on_device(data: TensorSet, device: torch.device, log: Callable[[str], None]) -> TensorSet:
-    """Keep the whole set on the GPU when it takes under half of the free memory, so batches are
-    gathered there instead of being copied from the host every step (the data wait on a GPU)."""
-    if device.type != "cuda":
-        return data
-    size = sum(t.numel() * t.element_size() for t in data.tensors.values())
-    free, _ = torch.cuda.mem_get_info(device)
-    if size > free // 2:
-        log(f"training set ({size / 2**30:.1f} GiB) stays in host memory")
-        return data
-    return TensorSet(data.names, {k: v.to(device) for k, v in data.tensors.items()})
-
-
-def reference_events(labels: dict[str, Tensor], index: int) -> EventTable:
-    """Reference events of clip ``index`` rebuilt from its ADPIT target (keeps up to 3 same-class events)."""
-    return decode_adpit(labels["adpit"][index].numpy())
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
-    """Weights plus metadata (plain Python types only, so ``weights_only=True`` loading works)."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _save_atomic(path, {"format": CHECKPOINT_FORMAT, "state_dict": state, "meta": meta})
-
-
-def _save_atomic(path: Path, obj: Any) -> None:
-    # Saving through a buffer keeps the archive's internal name fixed ("archive"); saving to the
-    # temporary file name would embed that random name and break byte-identical outputs.
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
-
-
-def load_checkpoint(path: str | Path, expect_kind: str | None = None, expect_features: dict[str, Any] | None = None
-                    ) -> tuple[nn.Module, dict[str, Any]]:
-    """Load a checkpoint written by :func:`save_checkpoint` and rebuild its model.
-
-    Refuses (``ValueError`` with a clear message) a checkpoint of another model kind or feature setting.
-    """
-    from seldlib.errors import SeldInputError
-
-    path = Path(path)
-    if not path.is_file():
-        raise SeldInputError(path, "checkpoint not found")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise SeldInputError(path, f"not a loadable checkpoint ({err.__class__.__name__})") from None
-    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
-        raise SeldInputError(path, f"not a seldlib checkpoint of format {CHECKPOINT_FORMAT}")
-    meta = blob["meta"]
-    if expect_kind is not None and meta["kind"] != expect_kind:
-        raise SeldInputError(path, f"is a {meta['kind']!r} checkpoint, expected {expect_kind!r}")
-    if expect_features is not None and meta.get("features") != expect_features:
-        raise SeldInputError(path, f"was trained with feature settings {meta.get('features')}, not {expect_features}")
-    if list(meta.get("classes", [])) != list(CLASS_NAMES):
-        raise SeldInputError(path, "was trained with a different class list")
-    model = build_model(meta["kind"], meta["model"])
-    model.load_state_dict(blob["state_dict"])
-    model.eval()
-    return model, meta
-
-
 # --------------------------------------------------------------------------- validation
 
 
 def validate(model: nn.Module, kind: str, val: TensorSet, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
     """Official macro metrics (F(20°, 1), DOAE, RDE) of ``model`` on ``val``.
 
-    A SED-SDE model predicts no direction; for model selection its events take the reference
-    direction of their class-frame, so its score measures detection and distance only.
+    A kind without a direction head (SED-SDE) takes the reference direction of each class-frame for
+    model selection, so its score measures detection and distance only (its DOAE is 0 by construction).
+    References are rebuilt from the ADPIT targets, so the numbers are close to, not equal to, the
+    evaluate stage's scores from the CSVs of the same clips.
     """
     from seldlib.metrics import score
+
+    borrow = not get_kind(kind).has_direction
 
     outputs = predict_arrays(model, kind, val.tensors["features"], batch_size=cfg.batch_size, device=device)
     refs, preds = {}, {}
     for i, name in enumerate(val.names):
         refs[name] = reference_events(val.tensors, i)
-        if kind == "sed_sde":
+        if borrow:
             preds[name] = decode_classwise(outputs["sed"][i], doa=val.tensors["doa"][i].numpy(), dist=outputs["dist"][i],
                                            threshold=cfg.threshold)
         else:
@@ -225,7 +136,7 @@ def train(
     resume_path: Path | None = None,
     feature_meta: dict[str, Any] | None = None,
     data_digest: str = "",
-    logger: Callable[[str, dict[str, float], int], None] | None = None,
+    logger: Logger | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -233,7 +144,9 @@ def train(
 
     ``resume_path`` holds the last saved training state; if it exists and was written by a run with the
     same config and data it is resumed, otherwise training starts clean (the decision is logged).
-    ``logger(name, values, step)`` receives losses, learning rate and validation metrics.
+    ``logger(name, values, step)`` receives losses, learning rate and validation metrics; after a
+    resume it first receives again every call made since step 0 (kept in the resume state), so a fresh
+    logger (e.g. DVCLive) ends up with exactly the record of an uninterrupted run.
     """
     from tqdm import tqdm
 
@@ -243,17 +156,18 @@ def train(
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.kind, cfg.model).to(device)
+    model = build_model(cfg.kind, cfg.model).to(device)  # both look the kind up in seldlib.kinds
     loss_fn = build_loss(cfg.kind, cfg.loss_weights, reduction="none")
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     digest = cfg.digest({"data": data_digest, "features": feature_meta})
     augmenter = Augmenter(AugmentConfig(scs_prob=cfg.scs_prob, mixup_prob=cfg.mixup_prob, mixup_alpha=cfg.mixup_alpha), seed=cfg.seed)
 
     start_step, best, best_state = 0, None, None
+    history: list[tuple[str, dict[str, float], int]] = []  # every logger call, for the resume state
     if resume_path is not None and resume_path.exists():
         try:
             state = torch.load(resume_path, map_location="cpu", weights_only=True)
-            ok = state.get("digest") == digest
+            ok = state.get("digest") == digest and "history" in state
         except Exception:  # noqa: BLE001 - a damaged resume file only means we start clean
             state, ok = None, False
         if ok:
@@ -261,17 +175,25 @@ def train(
             optimiser.load_state_dict(state["optimiser"])
             torch.set_rng_state(state["torch_rng"])
             start_step, best = int(state["step"]), state["best"]
-            best_state = state["best_state"]
+            best_state, history = state["best_state"], state["history"]
             log(f"resuming {cfg.kind} from step {start_step} ({resume_path})")
+            if logger is not None:
+                for split, values, at in history:
+                    logger(split, values, at)
         else:
             log(f"starting clean: {resume_path} belongs to another configuration or is unreadable")
     else:
         log(f"starting clean ({cfg.kind}, {count_parameters(model):,} parameters, device {device})")
 
+    def record(split: str, values: dict[str, float], step: int) -> None:
+        history.append((split, values, step))
+        if logger is not None:
+            logger(split, values, step)
+
     n = len(train_set)
     if n == 0:
         raise ValueError("the training set is empty")
-    train_set = _on_device(train_set, device, log)
+    train_set = on_device(train_set, device, log)
     steps_per_epoch = max(n // cfg.batch_size, 1)
     use_amp = cfg.amp and device.type == "cuda"
     timing = {"data": 0.0, "compute": 0.0}
@@ -315,8 +237,7 @@ def train(
         timing["compute"] += t2 - t1
 
         done = step + 1
-        if logger is not None:
-            logger("train", {"loss": loss_value, "lr": lr, **{f"loss_{k}": v for k, v in parts.items() if k != "total"}}, done)
+        record("train", {"loss": loss_value, "lr": lr, **{f"loss_{k}": v for k, v in parts.items() if k != "total"}}, done)
         bar.update(1)
         if time.perf_counter() - last_log > 0.5:
             bar.set_postfix(loss=f"{loss_value:.4f}", clips_per_s=f"{cfg.batch_size * bar.n / max(sum(timing.values()), 1e-9):.0f}")
@@ -324,16 +245,15 @@ def train(
 
         if done % cfg.val_every == 0 or done == cfg.steps:
             metrics = validate(model, cfg.kind, val_set, cfg, device)
-            if logger is not None:
-                logger("val", metrics, done)
+            record("val", metrics, done)
             if _better(metrics, best):
                 best = {**metrics, "step": done}
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if resume_path is not None and (done % cfg.checkpoint_every == 0) and done < cfg.steps:
-            _save_atomic(resume_path, {"digest": digest, "step": done,
-                                       "model": {k: v.cpu() for k, v in model.state_dict().items()},
-                                       "optimiser": optimiser.state_dict(), "torch_rng": torch.get_rng_state(),
-                                       "best": best, "best_state": best_state})
+            save_torch_atomic(resume_path, {"digest": digest, "step": done,
+                                            "model": {k: v.cpu() for k, v in model.state_dict().items()},
+                                            "optimiser": optimiser.state_dict(), "torch_rng": torch.get_rng_state(),
+                                            "best": best, "best_state": best_state, "history": history})
     bar.close()
 
     assert best_state is not None and best is not None
@@ -354,18 +274,3 @@ def train(
     return {"best": meta["best"], "steps": cfg.steps - start_step, "data_wait_share": timing["data"] / total if total else 0.0,
             "clips_per_s": cfg.batch_size * (cfg.steps - start_step) / total if total else 0.0}
 
-
-def load_tensor_set(h5_path: str | Path, standardizer: tuple[np.ndarray, np.ndarray] | None = None,
-                    fields: tuple[str, ...] = ("sed", "doa", "dist", "sce", "onscreen", "adpit")) -> TensorSet:
-    """Read a whole feature store into memory (features standardised with ``(mean, std)`` if given)."""
-    import h5py
-
-    with h5py.File(h5_path, "r") as h5:
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in h5["names"][()]]
-        tensors = {"features": torch.from_numpy(np.asarray(h5["features"][()], np.float32))}
-        for f in fields:
-            tensors[f] = torch.from_numpy(np.asarray(h5[f][()], np.float32))
-    if standardizer is not None and len(names):
-        mean, std = (torch.from_numpy(np.asarray(a, np.float32)) for a in standardizer)
-        tensors["features"] = (tensors["features"] - mean.reshape(1, 2, 1, -1)) / std.reshape(1, 2, 1, -1)
-    return TensorSet(names, tensors)

@@ -13,7 +13,8 @@ Differences from the baseline, all deliberate:
   to 232, centre crop 224) only sees the central ~48 % of the width (about +-30 deg); it is kept as
   ``full_fov=False`` for comparison.
 * The features of the horizontally flipped frames are computed too (flip *before* the CNN): together with
-  the stereo channel swap they give an exact audio-visual mirror augmentation (models.md 8.2).
+  the stereo channel swap they give an exact audio-visual mirror augmentation (NERC-SLIP report,
+  section 2.1; ``docs/models.md#audio-visual-pixel-swap``).
 * Conv+BatchNorm pairs are folded for inference (same maths up to float rounding; no separate BN passes).
 
 Nothing is ever downloaded: ``imagenet`` weights are read from the torch hub cache only.

@@ -25,12 +25,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from seldlib.atomic import atomic_path
     from seldlib.data_report import collect_events, write_report
-    from seldlib.datasets import splits_for
+    from seldlib.datasets import SPLITS, splits_for
     from seldlib.layout import discover
 
     p = read_params(args.params)
     source = p["data.source"]
-    clips = discover(args.dataset, splits_for(source, "train") + splits_for(source, "test"))
+    roles = [r for r in ("train", "val", "test") if r in SPLITS[source]]
+    clips = discover(args.dataset, [s for r in roles for s in splits_for(source, r)])
     clips += discover(args.synth, splits_for(source, "synth"))
     stats = collect_events(clips)
     with atomic_path(args.out) as tmp:

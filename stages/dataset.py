@@ -1,6 +1,6 @@
 """Stage: the dataset in the official DCASE2025 layout under ``data/dataset``.
 
-    python -m stages.dataset --params data
+    python -m stages.dataset --params data.source data.seed data.mini data.dcase2025 --knobs data.workers
 
 ``data.source: synth-mini`` generates the embedded dataset (train and test splits with audio, labels
 and video) in simulated rooms; ``data.source: dcase2025`` downloads, verifies and extracts the real
@@ -19,7 +19,8 @@ from stages._cli import run
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", nargs="+", required=True)
+    ap.add_argument("--params", nargs="+", required=True, help="dotted params keys DVC tracks for this stage")
+    ap.add_argument("--knobs", nargs="*", default=[], help="untracked keys (cannot change results)")
     ap.add_argument("--rooms", default="data/rooms", type=Path)
     ap.add_argument("--out", default="data/dataset", type=Path)
     args = ap.parse_args(argv)
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from seldlib.atomic import atomic_path
     from seldlib.datasets import splits_for
 
-    p = read_params(args.params)["data"]
+    p = {k.split(".", 1)[1]: v for k, v in read_params(args.params + args.knobs).items()}
     source = p["source"]
     with atomic_path(args.out, suffix="") as tmp:
         if source == "synth-mini":
@@ -35,25 +36,28 @@ def main(argv: list[str] | None = None) -> int:
             from seldlib.synth.sources import ProceduralBank
 
             mini = p["mini"]
-            for role, n_clips, fold in (("train", mini["n_train"], 3), ("test", mini["n_test"], 4)):
-                rooms = sorted((args.rooms / role).glob("*.sofa"))
+            # The validation split is drawn in the training rooms with seeds of its own (its split name
+            # enters every clip's seed) and named fold2 so that no stem repeats a training clip's.
+            for role, world, n_clips, fold in (("train", "train", mini["n_train"], 3), ("val", "train", mini["n_val"], 2),
+                                               ("test", "test", mini["n_test"], 4)):
+                rooms = sorted((args.rooms / world).glob("*.sofa"))
                 if not rooms:
-                    raise SeldInputError(args.rooms / role, "no SOFA rooms found (run the rooms stage)")
+                    raise SeldInputError(args.rooms / world, "no SOFA rooms found (run the rooms stage)")
                 for split in splits_for(source, role):
                     generate_split(tmp, split, n_clips, rooms, fold=fold, seed=p["seed"], sources=ProceduralBank(),
-                                   make_video=int(mini["video_clips"]), workers=p["workers"])
-        elif source == "dcase2025":
+                                   make_video=int(mini["video_clips"]) if role != "val" else 0,
+                                   workers=p["workers"])
+        else:  # "dcase2025" (read_params allows no other source)
             from seldlib.download import download_dataset
 
             cfg = p["dcase2025"]
             files = ["metadata_dev", "stereo_dev", "stereo_eval"]
             if cfg["video"]:
                 files += ["video_dev", "video_eval"]
-            # Archives (and partial downloads) live outside the stage output so a failed run resumes.
+            # The download cache (verified archives, partial downloads) lives outside the stage output and
+            # is never emptied: a failed run, or a change of another data key, fetches only what is missing.
             download_dataset("dcase2025", tmp, base_url=cfg["base_url"], files=[f + ".zip" for f in files],
                              download_dir=Path("data/.downloads/dcase2025"))
-        else:
-            raise SeldInputError(None, f"data.source must be 'synth-mini' or 'dcase2025', got {source!r}")
     print(f"dataset ({source}) -> {args.out}")
     return 0
 

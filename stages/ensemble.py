@@ -1,4 +1,4 @@
-"""Stage: posterior fusion of the SED-DOA, SED-SDE and SED-SCE outputs → DCASE2025 prediction CSVs.
+"""Stage: posterior fusion of the ``ensemble.members`` entries' outputs → DCASE2025 prediction CSVs.
 
     python -m stages.ensemble --params ensemble
 """
@@ -20,18 +20,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="data/predictions/ensemble", type=Path)
     args = ap.parse_args(argv)
 
-    from seldlib.ensemble import system_outputs
+    from seldlib.ensemble import fuse_outputs
     from seldlib.inference import read_outputs_h5
     from seldlib.predictions import write_prediction_dir
 
     cfg = read_params(args.params)["ensemble"]
     outputs, names = {}, None
     for member in cfg["members"]:
-        member_names, arrays, _ = read_outputs_h5(args.outputs / f"{member}.h5")
+        path = args.outputs / f"{member}.h5"
+        member_names, arrays, meta = read_outputs_h5(path)
         if names is not None and member_names != names:
-            raise SeldInputError(args.outputs / f"{member}.h5", "covers different clips than the other ensemble members")
-        names, outputs[member] = member_names, arrays
-    fused = system_outputs("ensemble", outputs, cfg["sed_weights"], cfg["doa_sce_blend"], cfg["dist_sce_blend"])
+            raise SeldInputError(path, "covers different clips than the other ensemble members")
+        names, outputs[member] = member_names, (meta["kind"], arrays)
+    try:
+        fused = fuse_outputs(outputs, cfg["sed_weights"], cfg["doa_sce_blend"], cfg["dist_sce_blend"])
+    except ValueError as err:
+        raise SeldInputError("params.yaml", f"ensemble: {err}") from None
     write_prediction_dir(args.out, names or [], fused, threshold=cfg["threshold"])
     print(f"ensemble of {', '.join(cfg['members'])}: {len(names or [])} prediction CSVs -> {args.out}")
     return 0

@@ -1,6 +1,6 @@
 """Stage: decode every single system, score all systems on the test split, write metrics and figures.
 
-    python -m stages.evaluate --params data.source evaluate ensemble.threshold
+    python -m stages.evaluate --params data.source validation evaluate ensemble.threshold
 
 Outputs: ``data/predictions/singles/<system>/*.csv``, ``metrics/evaluate/<system>.json`` and
 ``metrics/results.md`` (the README table; copy it with ``python -m seldlib.report``), ``metrics/figures/*.png``.
@@ -60,48 +60,46 @@ def _score_folder(refs: dict[str, EventTable], pred_dir: Path,
     return score(refs, preds, jackknife=jackknife), preds
 
 
-def _read_model(outputs_dir: Path, model: str, cache: dict) -> tuple[list[str], dict, dict]:
-    if model not in cache:
-        path = outputs_dir / f"{model}.h5"
-        if not path.is_file():
-            raise SeldInputError(path, f"model output file for {model!r} not found (run the infer stage)")
-        from seldlib.inference import read_outputs_h5
+def write_singles(systems: list[str], outputs_dir: Path, singles_dir: Path, direction_entry: str) -> dict[str, dict]:
+    """Decode each single system into ``singles_dir/<system>/``; returns each one's kind and threshold.
 
-        cache[model] = read_outputs_h5(path)
-    return cache[model]
-
-
-def write_singles(systems: list[str], outputs_dir: Path, singles_dir: Path) -> dict[str, float]:
-    """Decode each single system into ``singles_dir/<system>/``; returns the threshold each used."""
+    A model of a kind without a direction head takes its direction from the entry ``direction_entry``
+    (``evaluate.direction_entry``); detection and distance, and so the threshold, are its own.
+    """
     from seldlib.atomic import atomic_path
-    from seldlib.ensemble import system_outputs
+    from seldlib.ensemble import single_outputs
+    from seldlib.inference import read_outputs_h5
+    from seldlib.kinds import get_kind
     from seldlib.predictions import write_prediction_dir
 
-    cache: dict = {}
-    thresholds: dict[str, float] = {}
+    cache: dict[str, tuple[list[str], dict, dict]] = {}
+
+    def load(entry: str) -> tuple[list[str], dict, dict]:
+        if entry not in cache:
+            cache[entry] = read_outputs_h5(outputs_dir / f"{entry}.h5")
+        return cache[entry]
+
+    info: dict[str, dict] = {}
     with atomic_path(singles_dir, suffix="") as tmp:
         tmp.mkdir(parents=True)
         for system in systems:
-            # sed_sde takes its direction from sed_doa; detection and distance (and so the
-            # threshold) are its own
-            models = [system, "sed_doa"] if system == "sed_sde" else [system]
-            loaded = {m: _read_model(outputs_dir, m, cache) for m in models}
-            names = loaded[system][0]
-            for m in models[1:]:
-                if loaded[m][0] != names:
-                    raise SeldInputError(outputs_dir / f"{m}.h5", f"covers different clips than {system}.h5")
-            meta = loaded[system][2]
-            for key in ("threshold", "default_distance_m"):
-                if key not in meta:
-                    raise SeldInputError(outputs_dir / f"{system}.h5", f"meta lacks {key!r}")
-            try:
-                arrays = system_outputs(system, {m: loaded[m][1] for m in models})
-            except ValueError as err:
-                raise SeldInputError(outputs_dir / f"{system}.h5", str(err)) from None
-            write_prediction_dir(tmp / system, names, arrays, threshold=meta["threshold"],
-                                 default_distance_m=meta["default_distance_m"])
-            thresholds[system] = float(meta["threshold"])
-    return thresholds
+            names, arrays, meta = load(system)
+            spec = get_kind(meta["kind"])
+            partner = None
+            if not spec.has_direction:
+                p_names, p_arrays, p_meta = load(direction_entry)
+                if p_meta["kind"] != spec.direction_partner:
+                    raise SeldInputError(outputs_dir / f"{direction_entry}.h5",
+                                         f"evaluate.direction_entry {direction_entry!r} is a {p_meta['kind']} model; "
+                                         f"{system} ({spec.name}) needs a {spec.direction_partner} model's direction")
+                if p_names != names:
+                    raise SeldInputError(outputs_dir / f"{direction_entry}.h5", f"covers different clips than {system}.h5")
+                partner = (p_meta["kind"], p_arrays)
+            write_prediction_dir(tmp / system, names, single_outputs((meta["kind"], arrays), partner),
+                                 threshold=meta["threshold"], default_distance_m=meta["default_distance_m"])
+            info[system] = {"kind": meta["kind"], "threshold": float(meta["threshold"]),
+                            "direction_from": direction_entry if partner is not None else None}
+    return info
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,25 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from seldlib.atomic import atomic_path, write_json_atomic, write_text_atomic
-    from seldlib.datasets import splits_for
-    from seldlib.report import DATA_LABELS, plot_classwise, plot_summary, plot_tracks, results_table, system_json, track_clips
+    from seldlib.datasets import splits_for, validation_label
+    from seldlib.report import DATA_LABELS, plot_classwise, plot_summary, plot_tracks, results_table, system_json, system_label, track_clips
 
     p = read_params(args.params, args.params_file)
     cfg, source = p["evaluate"], p["data.source"]
-    systems = list(cfg["systems"])
-    if not systems:
-        raise SeldInputError(args.params_file, "evaluate.systems is empty")
-    if len(set(systems)) != len(systems):
-        raise SeldInputError(args.params_file, f"evaluate.systems lists a system twice: {systems}")
-    try:
-        test_splits = splits_for(source, "test")
-    except ValueError as err:
-        raise SeldInputError(args.params_file, str(err)) from None
+    systems = list(cfg["systems"])  # non-empty, unique, entries or "ensemble": checked by read_params
+    test_splits = splits_for(source, "test")
 
     singles = [s for s in systems if s != "ensemble"]
-    thresholds = write_singles(singles, args.outputs, args.singles)
+    info = write_singles(singles, args.outputs, args.singles, cfg["direction_entry"])
     if "ensemble" in systems:
-        thresholds["ensemble"] = float(p["ensemble.threshold"])
+        info["ensemble"] = {"kind": None, "threshold": float(p["ensemble.threshold"]), "direction_from": None}
 
     refs, _ = _load_references(args.dataset, test_splits)
     scores, preds = {}, {}
@@ -144,11 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.ensemble if system == "ensemble" else args.singles / system
         scores[system], preds[system] = _score_folder(refs, folder, bool(cfg["jackknife"]))
 
-    table = results_table(scores, DATA_LABELS.get(source, f"data source {source!r}"))
+    table = results_table(scores, info, DATA_LABELS.get(source, f"data source {source!r}"),
+                          validation_label(source, p["validation"]))
     with atomic_path(args.metrics, suffix="") as tmp:
         tmp.mkdir(parents=True)
         for system in systems:
-            write_json_atomic(tmp / f"{system}.json", system_json(scores[system], system, thresholds[system]), ndigits=6)
+            write_json_atomic(tmp / f"{system}.json", system_json(scores[system], system, info[system]["threshold"]), ndigits=6)
 
     # Outside metrics/evaluate, which DVC reads as metrics files (JSON only).
     write_text_atomic(args.results, table)
@@ -157,11 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     track_system = "ensemble" if "ensemble" in systems else systems[-1]
     with atomic_path(args.figures, suffix="") as tmp:
         tmp.mkdir(parents=True)
-        plot_classwise(scores, tmp / "classwise.png")
-        plot_summary(scores, tmp / "summary.png")
+        plot_classwise(scores, info, tmp / "classwise.png")
+        plot_summary(scores, info, tmp / "summary.png")
         for i, clip in enumerate(track_clips(refs, int(cfg["n_track_plots"]))):
             plot_tracks(refs[clip], preds[track_system][clip], Path(clip).stem,
-                        tmp / f"tracks_{i:02d}_{Path(clip).stem}.png", system=track_system)
+                        tmp / f"tracks_{i:02d}_{Path(clip).stem}.png", label=system_label(track_system, info))
 
     print(table)
     print(f"{len(systems)} systems scored on {len(refs)} test clips -> {args.metrics}, {args.figures}")

@@ -1,6 +1,6 @@
 """Stage: ResNet-50 video features (original and horizontally flipped frames) of one set, in HDF5.
 
-    python -m stages.features_video --set train --params data.source features.video
+    python -m stages.features_video --set train --params data.source features.video.weights ... --knobs features.video.batch_size
 
 Clips without a video file are skipped and listed (the audio-only track does not need them).
 """
@@ -17,7 +17,8 @@ from stages._cli import run
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", required=True, help="feature set (role): train or test")
-    ap.add_argument("--params", nargs="+", required=True)
+    ap.add_argument("--params", nargs="+", required=True, help="dotted params keys DVC tracks for this stage")
+    ap.add_argument("--knobs", nargs="*", default=[], help="untracked keys (cannot change results)")
     ap.add_argument("--root", default="data/dataset", type=Path)
     ap.add_argument("--out", default="data/features", type=Path)
     args = ap.parse_args(argv)
@@ -26,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     from seldlib.layout import discover
     from seldlib.visual import ResNetFeatureExtractor, write_video_store
 
-    p = read_params(args.params)
-    v = p["features.video"]
+    p = read_params(args.params + args.knobs)
+    v = {k.rsplit(".", 1)[1]: value for k, value in p.items() if k.startswith("features.video.")}
     skipped: list[str] = []
     clips = discover(args.root, splits_for(p["data.source"], args.set), need_labels=False, need_video=True,
                      skip_incomplete=True, skipped=skipped)

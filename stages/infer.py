@@ -23,18 +23,23 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from seldlib.featstore import load_standardizer
+    from seldlib.checkpoint import load_checkpoint
+    from seldlib.device import resolve_device
     from seldlib.inference import predict_arrays, write_outputs_h5
-    from seldlib.train import load_checkpoint, load_tensor_set, resolve_device
+    from seldlib.silence import mute_silent_frames
+    from seldlib.standardizer import Standardizer
+    from seldlib.trainset import load_tensor_set
 
     p = read_params(args.params)
     torch.manual_seed(0)
     model, meta = load_checkpoint(args.models / args.model / "model.pt")
     device = resolve_device("auto")
     model.to(device)
-    std = load_standardizer(args.features / "standardizer.npz") if p["features.standardize"] else None
-    test = load_tensor_set(args.features / "test.h5", std, fields=())
+    std = Standardizer.load(args.features / "standardizer.npz") if p["features.standardize"] else None
+    test = load_tensor_set(args.features / "test.h5", std, fields=("level_dbfs",))
     arrays = predict_arrays(model, meta["kind"], test.tensors["features"], batch_size=32, device=device)
+    # no event on digitally silent frames (seldlib.silence); the test clips have none, so this costs nothing
+    arrays = mute_silent_frames(arrays, test.tensors["level_dbfs"].numpy())
     write_outputs_h5(args.out / f"{args.model}.h5", test.names, arrays,
                      {"kind": meta["kind"], "threshold": meta["threshold"], "default_distance_m": meta["default_distance_m"]})
     print(f"{args.model}: outputs for {len(test.names)} clips -> {args.out / (args.model + '.h5')}")

@@ -17,10 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features", default="data/features", type=Path)
     args = ap.parse_args(argv)
 
-    from seldlib.featstore import fit_standardizer, save_standardizer
+    from seldlib.standardizer import Standardizer
 
-    mean, std = fit_standardizer([args.features / f"{s}.h5" for s in args.sets])
-    save_standardizer(args.features / "standardizer.npz", mean, std)
+    Standardizer.fit([args.features / f"{s}.h5" for s in args.sets]).save(args.features / "standardizer.npz")
     print(f"standardizer from {', '.join(args.sets)} -> {args.features / 'standardizer.npz'}")
     return 0
 

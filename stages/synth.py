@@ -1,6 +1,6 @@
 """Stage: the extra synthetic training split ``dev-train-synth`` (audio and labels) under ``data/synth``.
 
-    python -m stages.synth --params synth
+    python -m stages.synth --params synth.source synth.n_clips synth.seed synth.fsd50k --knobs synth.workers
 
 ``synth.source: procedural`` renders procedural sounds in simulated rooms distinct from the embedded
 train/test rooms. ``synth.source: fsd50k`` renders FSD50K clips (arranged per class in the
@@ -20,7 +20,8 @@ from stages._cli import run
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", nargs="+", required=True)
+    ap.add_argument("--params", nargs="+", required=True, help="dotted params keys DVC tracks for this stage")
+    ap.add_argument("--knobs", nargs="*", default=[], help="untracked keys (cannot change results)")
     ap.add_argument("--rooms", default="data/rooms", type=Path)
     ap.add_argument("--out", default="data/synth", type=Path)
     args = ap.parse_args(argv)
@@ -29,19 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     from seldlib.synth.dataset import generate_split
     from seldlib.synth.sources import FolderBank, ProceduralBank
 
-    p = read_params(args.params)["synth"]
+    p = {k.split(".", 1)[1]: v for k, v in read_params(args.params + args.knobs).items()}
     if p["source"] == "procedural":
         rooms, bank = sorted((args.rooms / "synth").glob("*.sofa")), ProceduralBank()
         if not rooms:
             raise SeldInputError(args.rooms / "synth", "no SOFA rooms found (run the rooms stage)")
-    elif p["source"] == "fsd50k":
+    else:  # "fsd50k" (read_params allows no other source)
         rooms_dir = Path(p["fsd50k"]["rooms"])
         rooms = sorted(rooms_dir.glob("*.sofa"))
         if not rooms:
             raise SeldInputError(rooms_dir, "no SOFA rooms found (prepare the TAU-SRIR DB rooms, see README)")
         bank = FolderBank(p["fsd50k"]["sources"], split="train")
-    else:
-        raise SeldInputError(None, f"synth.source must be 'procedural' or 'fsd50k', got {p['source']!r}")
     with atomic_path(args.out, suffix="") as tmp:
         generate_split(tmp, "dev-train-synth", p["n_clips"], rooms, fold=1, seed=p["seed"], sources=bank,
                        make_video=False, workers=p["workers"])

@@ -1,6 +1,19 @@
-"""Stage: train one model of the ``models`` dict.
+"""Stage: train one model of the ``models`` dict into ``models/<name>/`` (``model.pt``, DVCLive log in ``live/``).
 
-    python -m stages.train --model sed_doa --params models.sed_doa train features.audio features.standardize
+    python -m stages.train --model sed_doa \
+        --params models.sed_doa train.device train.amp train.val_every features.audio.n_fft ... features.standardize \
+        --knobs train.checkpoint_every
+
+The best step is chosen on the validation set ``data/features/val.h5`` (``validation`` in params.yaml;
+never the scored test split unless ``validation.source: test``).
+
+Resuming: every ``train.checkpoint_every`` steps the training state, including the history of every
+logged value, is saved to ``models/.resume/<name>.pt``, which is not a DVC output, so it survives a
+kill (Ctrl-C, SIGKILL) and DVC's removal of the stage's outputs before a rerun. Rerunning
+the stage (``dvc repro``) with the same parameters and data continues from that step and rewrites
+the DVCLive log from the saved history, so ``models/<name>/`` is byte-identical to that of an
+uninterrupted run; the resume file is deleted once the model is written. With other parameters or
+data the stale state is ignored (the log says "starting clean").
 """
 
 from __future__ import annotations
@@ -22,32 +35,38 @@ def _digest(paths: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def _num(x: float | None) -> float:
+    return float("nan") if x is None else float(x)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="key of the models dict in params.yaml")
-    ap.add_argument("--params", nargs="+", required=True, help="dotted params keys this stage reads")
+    ap.add_argument("--params", nargs="+", required=True, help="dotted params keys DVC tracks for this stage")
+    ap.add_argument("--knobs", nargs="*", default=[], help="untracked keys (cannot change results)")
     ap.add_argument("--features", default="data/features", type=Path)
     ap.add_argument("--out", default="models", type=Path)
     args = ap.parse_args(argv)
 
     from dvclive import Live
 
-    from seldlib.featstore import load_standardizer
-    from seldlib.train import TensorSet, TrainConfig, load_tensor_set, train
+    from seldlib.kinds import get_kind
+    from seldlib.standardizer import Standardizer
+    from seldlib.train import TrainConfig, train
+    from seldlib.trainset import TensorSet, load_tensor_set
 
-    p = read_params(args.params)
+    from seldlib.models.paramcheck import MODEL_CHECK  # this stage builds the model: the model code judges its config
+
+    p = read_params(args.params + args.knobs, model_check=MODEL_CHECK)
     entry = dict(p[f"models.{args.model}"])
-    shared = p["train"]
-    cfg = TrainConfig(
-        device=shared["device"], amp=shared["amp"], val_every=shared["val_every"],
-        checkpoint_every=shared["checkpoint_every"], **entry,
-    )
-    std = load_standardizer(args.features / "standardizer.npz") if p["features.standardize"] else None
+    cfg = TrainConfig(device=p["train.device"], amp=p["train.amp"], val_every=p["train.val_every"],
+                      checkpoint_every=p["train.checkpoint_every"], **entry)
+    std = Standardizer.load(args.features / "standardizer.npz") if p["features.standardize"] else None
     train_paths = [args.features / "train.h5", args.features / "synth.h5"]
     train_set = TensorSet.concat([load_tensor_set(path, std) for path in train_paths])
-    val_set = load_tensor_set(args.features / "test.h5", std)
-    feature_meta = {**p["features.audio"], "standardize": bool(p["features.standardize"])}
-    feature_meta.pop("batch_size", None)
+    val_set = load_tensor_set(args.features / "val.h5", std)
+    feature_meta = {k.rsplit(".", 1)[1]: v for k, v in p.items() if k.startswith("features.audio.")}
+    feature_meta["standardize"] = bool(p["features.standardize"])
 
     out_dir = args.out / args.model
     resume = args.out / ".resume" / f"{args.model}.pt"
@@ -59,12 +78,18 @@ def main(argv: list[str] | None = None) -> int:
                 if v == v:  # keep NaN out of the plot files
                     live.log_metric(f"{split}/{k}", float(v), timestamp=False)
 
-        live.log_params({"model": args.model, **{k: v for k, v in entry.items() if not isinstance(v, dict)}})
         summary = train(cfg, train_set, val_set, out_dir / "model.pt", resume_path=resume,
                         feature_meta=feature_meta, data_digest=_digest(train_paths), logger=log)
         live.summary = {"best": summary["best"]}
-    print(f"{args.model}: best {summary['best']}, {summary['clips_per_s']:.1f} clips/s, "
-          f"data wait {100 * summary['data_wait_share']:.1f} %")
+    best = summary["best"]
+    spec = get_kind(cfg.kind)
+    # A selection score, not the evaluated one: another split, references rebuilt from the targets,
+    # and a kind without a direction head scored with the reference directions.
+    how = " with reference directions (no direction head), so DOAE is 0 by construction" if not spec.has_direction else ""
+    print(f"{args.model}: step {best['step']} selected on the validation set ({len(val_set)} clips){how}: "
+          f"F {_num(best['F']):.4f}, DOAE {_num(best['DOAE']):.1f}°, RDE {_num(best['RDE']):.3f}. "
+          f"Test-split scores: metrics/evaluate/{args.model}.json (evaluate stage). "
+          f"{summary['clips_per_s']:.1f} clips/s, data wait {100 * summary['data_wait_share']:.1f} %")
     return 0
 
 

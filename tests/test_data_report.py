@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from seldlib.atomic import OUTPUT_MARKER
 from seldlib.constants import CLASS_NAMES
 from seldlib.data_report import (
     collect_events,
@@ -48,6 +49,7 @@ def project(tmp_path, monkeypatch):
     ds, synth = tmp_path / "dataset", tmp_path / "synth"
     _clip(ds, "dev-train-sim", "a", CLIP_A)
     _clip(ds, "dev-train-sim", "b", CLIP_B, seconds=0.5)
+    _clip(ds, "dev-val-sim", "v", CLIP_B, seconds=0.5)  # the embedded source's validation split
     _clip(ds, "dev-test-sim", "c", CLIP_C)
     _clip(synth, "dev-train-synth", "d", CLIP_D)
     (tmp_path / "params.yaml").write_text("data:\n  source: synth-mini\n")
@@ -108,36 +110,40 @@ def test_summary_numbers_by_hand(project):
 def test_stage_writes_files_with_hand_values_and_is_byte_identical(project):
     assert main(["--params", "data.source", "--dataset", "dataset", "--synth", "synth", "--out", "out1"]) == 0
     out = project / "out1"
-    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != OUTPUT_MARKER)
+    assert (out / OUTPUT_MARKER).is_file()  # the folder is marked as seldlib's (seldlib/atomic.py)
     assert names == sorted([
         "summary.json", "classes.png", "polyphony.png", "azimuth_hist.png", "distance_hist.png", "onscreen.png",
         "examples.png", "plots/class_counts.tsv", "plots/polyphony.tsv", "plots/azimuth_hist.tsv",
         "plots/distance_hist.tsv", "plots/onscreen.tsv",
     ])
     summ = json.loads((out / "summary.json").read_text())
-    assert summ["total"]["rows"] == 15
+    assert sorted(summ["splits"]) == ["dev-test-sim", "dev-train-sim", "dev-train-synth", "dev-val-sim"]
+    assert summ["splits"]["dev-val-sim"]["clips"] == 1 and summ["splits"]["dev-val-sim"]["rows"] == 0
+    assert summ["total"]["rows"] == 15 and summ["total"]["duration_s"] == pytest.approx(4.0)
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     cc = (out / "plots/class_counts.tsv").read_text().splitlines()
     assert cc[0] == "class\tsplit\tcount\tevents"
     assert f"{CLASS_NAMES[0]}\tdev-train-sim\t3\t2" in cc and f"{CLASS_NAMES[1]}\tdev-test-sim\t4\t2" in cc
-    assert len(cc) == 1 + 3 * 13
+    assert len(cc) == 1 + 4 * 13
     poly = (out / "plots/polyphony.tsv").read_text().splitlines()
     assert "4+\tdev-train-sim\t1\t0.01" in poly and "2\tdev-test-sim\t2\t0.04" in poly
 
     az = [ln.split("\t") for ln in (out / "plots/azimuth_hist.tsv").read_text().splitlines()]
-    assert az[0] == ["azimuth_deg", "dev-train-sim", "dev-test-sim", "dev-train-synth"]
+    assert az[0] == ["azimuth_deg", "dev-train-sim", "dev-val-sim", "dev-test-sim", "dev-train-synth"]
     rows = {r[0]: r[1:] for r in az[1:]}
     assert len(rows) == 18
     # -90 -> first bin, -30 twice -> [-30,-20), 10/12/14 -> [10,20), 60 -> [60,70), +90 -> last (closed) bin
     assert rows["-85"][0] == "1" and rows["-25"][0] == "2" and rows["15"][0] == "3"
     assert rows["65"][0] == "1" and rows["85"][0] == "1"
-    assert rows["-45"][1] == "2" and rows["45"][1] == "2"
-    assert rows["-5"][2] == "1" and rows["5"][2] == "2"
+    assert all(r[1] == "0" for r in rows.values())  # the validation clip is empty
+    assert rows["-45"][2] == "2" and rows["45"][2] == "2"
+    assert rows["-5"][3] == "1" and rows["5"][3] == "2"
     dist = [ln.split("\t") for ln in (out / "plots/distance_hist.tsv").read_text().splitlines()]
     # max distance 500 lies on an edge -> 11 bins of 50 cm, 500 in [500, 550)
-    assert len(dist) == 1 + 11 and dist[-1] == ["525", "0", "0", "3"]
+    assert len(dist) == 1 + 11 and dist[-1] == ["525", "0", "0", "0", "3"]
     on = (out / "plots/onscreen.tsv").read_text().splitlines()
     assert on[1] == "dev-train-sim\t2\t6\t0.25"
     assert b"\r" not in (out / "plots/class_counts.tsv").read_bytes()

@@ -18,8 +18,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
+from seldlib.atomic import OUTPUT_MARKER
 from seldlib.download import (
+    CACHE_MANIFEST_NAME,
     MANIFEST_NAME,
     NetworkError,
     download_dataset,
@@ -30,6 +33,8 @@ from seldlib.download import (
     safe_extract,
 )
 from seldlib.errors import SeldInputError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def md5(data: bytes) -> str:
@@ -174,7 +179,9 @@ def make_split_zip(members: dict[str, bytes], seg: int, zip64: bool = False) -> 
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under ``root`` except the output marker of seldlib/atomic.py."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != OUTPUT_MARKER}
 
 
 # --------------------------------------------------------------------------- record listing
@@ -289,7 +296,7 @@ def test_unreachable_server_gives_one_line_error(tmp_path, capsys):
         download_file(f"{url}/f.bin", tmp_path / "f.bin", 10, "0" * 32, retries=1, progress=False, backoff=0)
     assert list(tmp_path.iterdir()) == []
 
-    assert main(["dcase2025", str(tmp_path / "data"), "--base-url", url, "--no-progress"]) == 1
+    assert main(["dcase2025", str(tmp_path / "data"), "--base-url", url, "--no-progress"]) == 2  # as every CLI
     err_text = capsys.readouterr().err
     assert err_text.count("\n") == 1 and err_text.startswith("error: cannot reach ") and "Traceback" not in err_text
 
@@ -331,13 +338,12 @@ def test_failure_midway_leaves_previous_tree_untouched(tmp_path):
     raw[raw.index(b"B" * 1000) + 500] ^= 0xFF  # CRC error in the second member
     archive = tmp_path / "c.zip"
     archive.write_bytes(bytes(raw))
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("previous extraction")
+    (tmp_path / "old.zip").write_bytes(make_zip({"old.txt": b"previous extraction"}))
+    out = safe_extract(tmp_path / "old.zip", tmp_path / "out", progress=False)
     with pytest.raises(SeldInputError, match="c.zip: cannot extract: Bad CRC-32"):
         safe_extract(archive, out, progress=False)
     assert tree(out) == {"old.txt": b"previous extraction"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.zip", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.zip", "old.zip", "out"]
 
 
 @pytest.mark.parametrize("zip64", [False, True])
@@ -399,7 +405,10 @@ def test_dcase2025_download_extracts_into_pipeline_layout(zenodo, tmp_path):
         "video_dev/dev-train-tau/fold3_a.mp4": mp4,
         "stereo_eval/eval/mix001.wav": wav,
         "video_eval/eval/mix001.mp4": mp4,
-    }  # archives deleted, nothing else left behind
+    }  # nothing else left behind: the archives stay in the download cache beside root
+    assert tree(tmp_path / ".downloads" / "dcase2025") == {
+        **archives, CACHE_MANIFEST_NAME: (tmp_path / ".downloads" / "dcase2025" / CACHE_MANIFEST_NAME).read_bytes()
+    }
     manifest = json.loads(manifest_path.read_text())
     assert manifest["dataset"] == "dcase2025" and manifest["record_id"] == 15559774
     assert {a["key"]: a["files"] for a in manifest["archives"]} == {
@@ -422,7 +431,10 @@ def test_tau_srir_split_archive_download_and_selection_file(zenodo, tmp_path):
     root = tmp_path / "tau"
     manifest_path = download_dataset("tau_srir", root, base_url=zenodo.url, files=["TAU-SRIR_DB.zip"], progress=False)
     assert tree(root / "TAU-SRIR_DB") == {k.removeprefix("TAU-SRIR_DB/"): v for k, v in members.items()}
-    assert not (root / "TAU-SNoise_DB").exists() and not (root / ".downloads").exists()
+    assert not (root / "TAU-SNoise_DB").exists() and sorted(p.name for p in root.iterdir()) == ["TAU-SRIR_DB", MANIFEST_NAME]
+    assert sorted(p.name for p in (tmp_path / ".downloads" / "tau_srir").iterdir()) == sorted(
+        {*record, CACHE_MANIFEST_NAME} - {"TAU-SNoise_DB.zip"}
+    )
     (entry,) = json.loads(manifest_path.read_text())["archives"]
     assert [f["key"] for f in entry["files"]] == [*sorted(record)[1 : len(parts)], "TAU-SRIR_DB.zip"]
 
@@ -432,3 +444,105 @@ def test_tau_srir_split_archive_download_and_selection_file(zenodo, tmp_path):
     assert (tmp_path / "sel" / "FSD50K_selected.txt").read_bytes() == listing
     with pytest.raises(SeldInputError, match=r"has no file 'nope.zip'; it has: FSD50K_selected.txt, big_mixtures.zip"):
         download_dataset("fsd50k_selection", tmp_path / "sel", base_url=zenodo.url, files=["nope.zip"], progress=False)
+
+
+# --------------------------------------------------------------------------- the download cache
+
+DCASE_API = "/api/records/15559774"
+
+
+def content(key: str) -> str:
+    return f"{DCASE_API}/files/{key}/content"
+
+
+def test_dataset_download_resumes_a_partial_archive_in_the_cache(zenodo, tmp_path):
+    data = make_zip({"dev-train-tau/a.csv": os.urandom(60_000)}, top="metadata_dev")
+    zenodo.add_record(15559774, {"metadata_dev.zip": data})
+    zenodo.drop_after[content("metadata_dev.zip")] = 20_000
+    root, cache = tmp_path / "dcase", tmp_path / ".downloads" / "dcase2025"  # the cache sits beside root
+    with pytest.raises(NetworkError, match="20000 bytes kept in metadata_dev.zip.part"):
+        download_dataset("dcase2025", root, zenodo.url, ["metadata_dev.zip"], retries=0, progress=False)
+    assert (cache / "metadata_dev.zip.part").read_bytes() == data[:20_000] and not root.exists()
+    download_dataset("dcase2025", root, zenodo.url, ["metadata_dev.zip"], retries=0, progress=False)
+    assert zenodo.file_requests(content("metadata_dev.zip")) == [None, "bytes=20000-"]
+    assert (cache / "metadata_dev.zip").read_bytes() == data and (root / "metadata_dev/dev-train-tau/a.csv").is_file()
+
+
+def test_cached_archive_is_rehashed_only_when_its_size_or_mtime_changed(zenodo, tmp_path):
+    meta = make_zip({"dev-train-tau/a.csv": b"0,1,0,20,150,1\n"}, top="metadata_dev")
+    stereo = make_zip({"dev-train-tau/a.wav": os.urandom(5000)}, top="stereo_dev")
+    zenodo.add_record(15559774, {"metadata_dev.zip": meta, "stereo_dev.zip": stereo})
+    root, cache = tmp_path / "dcase", tmp_path / ".downloads" / "dcase2025"
+    files = ["metadata_dev.zip", "stereo_dev.zip"]
+    download_dataset("dcase2025", root, zenodo.url, files, progress=False)
+    doc = json.loads((cache / CACHE_MANIFEST_NAME).read_text())
+    st = (cache / "metadata_dev.zip").stat()
+    assert (doc["dataset"], doc["record_id"]) == ("dcase2025", 15559774)
+    assert doc["files"]["metadata_dev.zip"] == {
+        "size": len(meta), "md5": md5(meta), "verified": {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    }
+    assert sorted(p.name for p in cache.iterdir()) == [*files, CACHE_MANIFEST_NAME]  # kept after extraction
+
+    os.utime(cache / "metadata_dev.zip", ns=(10**18, 10**18))  # touched: same bytes, hashed again, kept
+    (cache / "stereo_dev.zip").write_bytes(stereo[:-1] + bytes([stereo[-1] ^ 1]))  # same size, one bit off
+    shutil.rmtree(root)
+    zenodo.requests.clear()
+    download_dataset("dcase2025", root, zenodo.url, files, progress=False)
+    assert [p for p, _ in zenodo.requests] == [DCASE_API, content("stereo_dev.zip")]
+    doc = json.loads((cache / CACHE_MANIFEST_NAME).read_text())
+    assert doc["files"]["metadata_dev.zip"]["verified"]["mtime_ns"] == 10**18
+    assert (cache / "stereo_dev.zip").read_bytes() == stereo
+
+
+def test_dataset_stage_keeps_verified_archives_across_a_failure_and_a_param_change(zenodo, tmp_path, monkeypatch, capsys):
+    from stages import dataset as dataset_stage
+    from stages._cli import run
+
+    wav, mp4 = os.urandom(4000), os.urandom(5000)
+    archives = {  # in the order the stage asks for them; the 4th arrives corrupted in run 1
+        "metadata_dev.zip": make_zip({"dev-train-tau/fold3_a.csv": b"0,1,0,20,150,1\n"}, top="metadata_dev"),
+        "stereo_dev.zip": make_zip({"dev-train-tau/fold3_a.wav": wav}, top="stereo_dev"),
+        "stereo_eval.zip": make_zip({"mix001.wav": wav}, top="stereo_eval"),
+        "video_dev.zip": make_zip({"dev-train-tau/fold3_a.mp4": mp4}, top="video_dev"),
+        "video_eval.zip": make_zip({"eval/mix001.mp4": mp4}, top="video_eval"),
+    }
+    zenodo.add_record(15559774, archives)
+    good = archives["video_dev.zip"]
+    zenodo.files[content("video_dev.zip")] = good[:-1] + bytes([good[-1] ^ 1])
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())["data"]
+    data.update(source="dcase2025", dcase2025={"base_url": zenodo.url, "video": True})
+    argv = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["dataset"]["cmd"].split()[3:]  # as DVC runs it
+    monkeypatch.chdir(tmp_path)
+    cache = Path("data/.downloads/dcase2025")
+
+    def stage(seed: int) -> tuple[int, list[str]]:
+        data["seed"] = seed
+        Path("params.yaml").write_text(yaml.safe_dump({"data": data}))
+        zenodo.requests.clear()
+        with pytest.raises(SystemExit) as exit_:
+            run(lambda: dataset_stage.main(argv))
+        return exit_.value.code, [p for p, _ in zenodo.requests]
+
+    code, requests = stage(2025)
+    err = capsys.readouterr().err.split("\r")[-1]  # after the progress bars, cleared with \r
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: ")
+    assert "checksum mismatch" in err and str(cache / "video_dev.zip") in err
+    assert sorted(requests) == sorted([DCASE_API, *map(content, archives)])
+    assert sorted(p.name for p in cache.iterdir()) == sorted({*archives, CACHE_MANIFEST_NAME} - {"video_dev.zip"})
+    assert all((cache / k).read_bytes() == v for k, v in archives.items() if k != "video_dev.zip")
+    assert sorted(p.name for p in Path("data").iterdir()) == [".downloads"]  # no output, no temp dir
+
+    zenodo.files[content("video_dev.zip")] = good  # fixed on the server
+    assert stage(2025) == (0, [DCASE_API, content("video_dev.zip")])
+    expected = {
+        "metadata_dev/dev-train-tau/fold3_a.csv": b"0,1,0,20,150,1\n",
+        "stereo_dev/dev-train-tau/fold3_a.wav": wav,
+        "stereo_eval/eval/mix001.wav": wav,
+        "video_dev/dev-train-tau/fold3_a.mp4": mp4,
+        "video_eval/eval/mix001.mp4": mp4,
+    }
+    out = tree(Path("data/dataset"))
+    assert {k: v for k, v in out.items() if k != MANIFEST_NAME} == expected  # the cache manifest is not in it
+
+    assert stage(7) == (0, [DCASE_API])  # data.seed does not change the download (issue 9)
+    assert tree(Path("data/dataset")) == out

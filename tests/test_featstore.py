@@ -12,13 +12,12 @@ from torch.utils.data import DataLoader
 from seldlib.audio import load_audio, write_wav_pcm16
 from seldlib.constants import CLASS_NAMES, CLIP_SAMPLES
 from seldlib.errors import SeldInputError
-from seldlib.featstore import (
-    FeatureDataset, fit_standardizer, load_standardizer, read_store_names, save_standardizer, write_feature_store,
-)
+from seldlib.featstore import FeatureDataset, write_feature_store
 from seldlib.labels import ClipLabels, encode_labels
 from seldlib.layout import Clip
 from seldlib.logmel import LogMel
 from seldlib.metadata import read_metadata_csv
+from seldlib.standardizer import Standardizer
 
 CSV_ROWS = [
     "frame,class,source,azimuth,distance,onscreen\n3,1,0,30,150,1\n4,1,0,32,150,1\n10,8,2,-60,300,0\n",
@@ -76,7 +75,7 @@ def test_store_contents(clips, store):
             for key in ClipLabels.FIELDS:
                 np.testing.assert_array_equal(h5[key][i], getattr(expected, key))
         assert h5["sed"][1].sum() == 2 and h5["adpit"][1][0, 1:3, 0, 4].tolist() == [1.0, 1.0]
-    assert read_store_names(store) == [c.stem for c in clips]
+    assert FeatureDataset(store).names == [c.stem for c in clips]
 
 
 def test_byte_identical_and_rewritten(clips, store, tmp_path):
@@ -123,35 +122,6 @@ def test_bad_audio_names_file_and_leaves_nothing(clips, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["short.wav"]
 
 
-def test_standardizer(clips, store, tmp_path):
-    other = tmp_path / "synth.h5"
-    write_feature_store(other, clips[:2], progress=False)
-    mean, std = fit_standardizer([store, other], block=3)
-    with h5py.File(store, "r") as a, h5py.File(other, "r") as b:
-        allf = np.concatenate([a["features"][()], b["features"][()]]).astype(np.float64)
-    np.testing.assert_allclose(mean, allf.mean(axis=(0, 2)), rtol=0, atol=1e-9)
-    np.testing.assert_allclose(std, allf.std(axis=(0, 2)), rtol=1e-9)
-    assert mean.shape == (2, 64)
-    # Split filter: only the 3 dev-train-sony clips of the first store.
-    m_sony, _ = fit_standardizer([store], splits=["dev-train-sony"])
-    with h5py.File(store, "r") as a:
-        np.testing.assert_allclose(m_sony, a["features"][4:].astype(np.float64).mean(axis=(0, 2)), atol=1e-9)
-    with pytest.raises(SeldInputError, match="no clips"):
-        fit_standardizer([store], splits=["nope"])
-
-    path = tmp_path / "standardizer.npz"
-    save_standardizer(path, mean, std)
-    first = path.read_bytes()
-    save_standardizer(path, mean, std)
-    assert path.read_bytes() == first
-    m2, s2 = load_standardizer(path)
-    np.testing.assert_array_equal(m2, mean)
-    np.testing.assert_array_equal(s2, std)
-    (tmp_path / "bad.npz").write_bytes(b"junk")
-    with pytest.raises(SeldInputError, match="bad.npz"):
-        load_standardizer(tmp_path / "bad.npz")
-
-
 def _video_store(path: Path, names: list[str]) -> None:
     with h5py.File(path, "w") as h5:
         h5["names"] = np.array(names, dtype=object).astype(h5py.string_dtype())
@@ -161,12 +131,12 @@ def _video_store(path: Path, names: list[str]) -> None:
 
 
 def test_dataset_lazy_preload_video(clips, store, tmp_path):
-    mean, std = fit_standardizer([store])
+    std = Standardizer.fit([store])
     video = tmp_path / "video.h5"
     vnames = [c.stem for c in clips][::-1] + ["extra"]  # other order plus a clip the audio lacks
     _video_store(video, vnames)
-    lazy = FeatureDataset(store, standardizer=(mean, std), video_h5=video)
-    eager = FeatureDataset(store, standardizer=(mean, std), video_h5=video, preload=True)
+    lazy = FeatureDataset(store, standardizer=std, video_h5=video)
+    eager = FeatureDataset(store, standardizer=std, video_h5=video, preload=True)
     assert len(lazy) == 7 and lazy.names == [c.stem for c in clips]
     with h5py.File(store, "r") as h5:
         for i in (0, 5, -1):
@@ -176,7 +146,7 @@ def test_dataset_lazy_preload_video(clips, store, tmp_path):
                 assert a[k].dtype == torch.float32
                 assert torch.equal(a[k], b[k]), k
             raw = h5["features"][i].astype(np.float64)
-            np.testing.assert_allclose(a["features"].numpy(), (raw - mean[:, None]) / std[:, None], atol=1e-4)
+            np.testing.assert_allclose(a["features"].numpy(), (raw - std.mean[:, None]) / std.std[:, None], atol=1e-4)
             np.testing.assert_array_equal(a["adpit"].numpy(), h5["adpit"][i])
             assert a["video"][0, 0, 0].item() == vnames.index(lazy.names[i])
             assert a["video_flipped"][0, 0, 0].item() == -vnames.index(lazy.names[i])

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from seldlib.labels import ClipLabels, decode_adpit, decode_classwise, decode_multiaccdoa, encode_labels, mirror_labels
+from seldlib.labels import ClipLabels, decode_adpit, decode_classwise, decode_multiaccdoa, encode_labels
 from seldlib.metadata import EventTable
 
 
@@ -56,14 +56,6 @@ def test_three_and_four_same_class_events_use_c_slots():
 
 def test_frames_beyond_clip_are_dropped():
     assert encode_labels(EventTable([49, 50], [0, 0], [0, 0], [0.0, 0.0], [100.0, 100.0], [0, 0])).sed.sum() == 1
-
-
-def test_mirror_negates_y_only():
-    lab = encode_labels(EventTable([2, 2, 2], [0, 4, 4], [0, 0, 1], [40.0, -10.0, 25.0], [150.0, 90.0, 300.0], [1, 0, 0]))
-    mirrored = encode_labels(EventTable([2, 2, 2], [0, 4, 4], [0, 0, 1], [-40.0, 10.0, -25.0], [150.0, 90.0, 300.0], [1, 0, 0]))
-    m = mirror_labels(lab)
-    for field in ClipLabels.FIELDS:
-        np.testing.assert_allclose(getattr(m, field), getattr(mirrored, field), atol=1e-7, err_msg=field)
 
 
 def test_classwise_round_trip():

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from seldlib.errors import SeldInputError
-from seldlib.metadata import EventTable, fold_azimuth, read_metadata_csv, read_starss_csv, write_metadata_csv
+from seldlib.metadata import EventTable, fold_azimuth, read_metadata_csv, write_metadata_csv
 
 HEADER = "frame,class,source,azimuth,distance,onscreen\n"
 
@@ -90,24 +90,12 @@ def test_float_round_trip(tmp_path):
     assert (tmp_path / "f.csv").read_text() == HEADER + "0,1,0,-12.25,123.5,0\n"
 
 
-def test_starss_reader_units(tmp_path):
-    path = _write(tmp_path, "3,4,1,-120,20,2.5\n4,4,1,-118,21,2.6\n", "s.csv")
-    ev = read_starss_csv(path, distance_unit="m")
-    assert ev.distance.tolist() == [250.0, 260.0]
-    assert ev.elevation.tolist() == [20.0, 21.0]
-    assert read_starss_csv(path, distance_unit="cm").distance.tolist() == [2.5, 2.6]
-    with pytest.raises(SeldInputError, match="line 1.*elevation"):
-        read_starss_csv(_write(tmp_path, "0,0,0,0,95,1\n", "e.csv"), distance_unit="m")
-    with pytest.raises(SeldInputError, match="line 2.*expected 6 columns"):
-        read_starss_csv(_write(tmp_path, "0,0,0,0,5,1\n0,0,0,0,1\n", "c.csv"), distance_unit="m")
-
-
 @pytest.mark.parametrize(
     "az, folded",
     [(0, 0), (90, 90), (-90, -90), (135, 45), (-135, -45), (180, 0), (-180, 0), (100, 80), (-91, -89), (270, -90), (450, 90)],
 )
 def test_fold_azimuth(az, folded):
-    # fold: wrap to [-180, 180), then a < -90 → -180 - a, a > 90 → 180 - a (dcase2025-task3.md §3.4).
+    # fold: wrap to [-180, 180), then a < -90 → -180 - a, a > 90 → 180 - a (docs/data-contract.md#azimuth-convention).
     assert float(fold_azimuth(az)) == pytest.approx(folded)
 
 

@@ -1,5 +1,5 @@
 """Tests for seldlib.metrics against hand-computed values from the metric definition
-(reference notes dcase2025-task3.md section 4) and against an independent per-frame loop oracle.
+(docs/metrics.md#algorithm, the official ``SELDMetrics`` of the DCASE2025 baseline) and against an independent per-frame loop oracle.
 
 Notation in comments: eps = np.finfo(float).eps; F_c = TP / (eps + TP + FPsp + (FP + FN) / 2);
 macro F = mean over the 13 classes; only frames 0 .. T_ref-1 are scored, T_ref = max ref frame.
@@ -24,7 +24,7 @@ if str(REPO) not in sys.path:
 from benchmarks._loop_scorer import loop_jackknife, loop_score  # noqa: E402
 from seldlib.errors import SeldInputError  # noqa: E402
 from seldlib.metadata import EventTable  # noqa: E402
-from seldlib.metrics import HeaderLineWarning, read_seld_csv, score, score_dirs, score_pairs  # noqa: E402
+from seldlib.metrics import InputWarning, read_seld_csv, score, score_dirs, score_pairs  # noqa: E402
 
 EPS = np.finfo(float).eps
 HEADER = "frame,class,source,azimuth,distance,onscreen"
@@ -132,9 +132,10 @@ def test_duplicate_reference_names_across_splits_are_an_error(tmp_path):
 def test_line_one_is_dropped_even_without_header(tmp_path):
     ref = [(t, 0, 0, 0, 100, 0) for t in range(11)]  # T_ref = 10: frames 0..9
     write_csv(tmp_path / "ref" / "s" / "a.csv", ref)
-    write_csv(tmp_path / "pred" / "a.csv", ref[:10], header=False)  # frames 0..9, no header
-    with pytest.warns(HeaderLineWarning):
-        res = score_dirs(tmp_path / "ref", tmp_path / "pred")
+    pred = write_csv(tmp_path / "pred" / "a.csv", ref[:10], header=False)  # frames 0..9, no header
+    notes: list[InputWarning] = []
+    res = score_dirs(tmp_path / "ref", tmp_path / "pred", notes=notes)
+    assert [(n.path, n.line) for n in notes] == [(pred, 1)] and "not a header" in notes[0].problem
     # the frame-0 event is lost: TP = 9, FN = 1 -> F_0 = 9 / (eps + 9 + 0.5) ; F = F_0 / 13
     assert res.classwise["TP"][0] == 9 and res.classwise["FN"][0] == 1
     assert res.F == pytest.approx((9 / (EPS + 9.5)) / 13, abs=1e-12)
@@ -143,10 +144,11 @@ def test_line_one_is_dropped_even_without_header(tmp_path):
 def test_reference_line_one_is_dropped_too(tmp_path):
     # A headerless reference loses its first row exactly like a prediction.
     ref = [(0, 0, 0, 0, 100, 0), (1, 0, 0, 0, 100, 0), (2, 1, 0, 0, 100, 0)]
-    write_csv(tmp_path / "ref" / "s" / "a.csv", ref, header=False)
+    ref_csv = write_csv(tmp_path / "ref" / "s" / "a.csv", ref, header=False)
     write_csv(tmp_path / "pred" / "a.csv", [(0, 0, 0, 0, 100, 0)])
-    with pytest.warns(HeaderLineWarning):
-        res = score_dirs(tmp_path / "ref", tmp_path / "pred")
+    notes: list[InputWarning] = []
+    res = score_dirs(tmp_path / "ref", tmp_path / "pred", notes=notes)
+    assert [(n.path, n.line) for n in notes] == [(ref_csv, 1)]
     # ref keeps frames 1 and 2 -> T_ref = 2 -> frames 0,1 scored; frame 0 holds no ref -> FP = 1
     # frame 1 ref class 0 unmatched -> FN = 1
     assert res.classwise["FP"][0] == 1 and res.classwise["FN"][0] == 1 and res.classwise["TP"][0] == 0
@@ -168,6 +170,30 @@ def test_malformed_prediction_row_names_file_and_line(tmp_path, bad_line, column
         read_seld_csv(path)
     msg = str(err.value)
     assert "p.csv" in msg and "line 3" in msg and column in msg
+
+
+def test_blank_lines_and_extra_columns_keep_line_numbers(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(f"{HEADER}\n0,1,0,10,100,0\n\n   \n1,13,0,10,100,0\n 2 , 1 ,0, 10.5 ,100,1,extra\n")
+    notes: list[InputWarning] = []
+    t = read_seld_csv(path, notes)
+    # blank lines 3 and 4 are skipped; spaces around numbers and a seventh column are accepted
+    assert t.frame.tolist() == [0, 1, 2] and t.cls.tolist() == [1, 13, 1] and t.azimuth.tolist() == [10, 10, 10.5]
+    assert [(n.line, n.problem.split(" is ")[0]) for n in notes] == [(5, "class 13")]
+    path.write_text(f"{HEADER}\n\n0,1,0,10,100,0\n\n0,1,0,x,100,0\n")
+    with pytest.raises(SeldInputError, match="line 5: column 'azimuth'"):
+        read_seld_csv(path)
+
+
+@pytest.mark.parametrize("rows, line, column", [
+    (["0,1,0,nan,100,0", "x,1,0,10,100,0"], 3, "azimuth"),  # the first bad row in file order
+    (["0,1,0,10,100,0", "0,1,99999999999999999999,10,100,0"], 4, "source"),  # beyond int64
+])
+def test_first_bad_row_is_reported(tmp_path, rows, line, column):
+    path = tmp_path / "p.csv"
+    path.write_text("\n".join([HEADER, "0,0,0,0,100,0", *rows]) + "\n")
+    with pytest.raises(SeldInputError, match=f"line {line}: column '{column}'"):
+        read_seld_csv(path)
 
 
 def test_float_azimuth_and_distance_are_accepted(tmp_path):
@@ -423,6 +449,29 @@ def test_jackknife_matches_loop_oracle():
             assert got.jackknife[m]["estimate"] == pytest.approx(est, abs=1e-9)
             assert got.jackknife[m]["ci_low"] == pytest.approx(lo, abs=1e-9)
             assert got.jackknife[m]["ci_high"] == pytest.approx(hi, abs=1e-9)
+
+
+def test_lazily_loaded_solver_is_scipys_own():
+    # The scorer loads scipy's compiled assignment solver without importing scipy.optimize (start-up
+    # time); it must be the very function the official code calls, giving the same pairs, ties included.
+    import subprocess
+    import sys
+
+    from scipy.optimize import linear_sum_assignment as official
+
+    from seldlib.metrics.core import linear_sum_assignment
+
+    solver = linear_sum_assignment()
+    assert solver.__name__ == official.__name__ and solver.__doc__ == official.__doc__
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        cost = rng.integers(0, 3, size=(int(rng.integers(1, 8)), int(rng.integers(1, 8)))).astype(np.float64)
+        assert [a.tolist() for a in solver(cost)] == [a.tolist() for a in official(cost)], cost
+    # ... and loading it does not import scipy.optimize
+    code = ("import sys, numpy as np; from seldlib.metrics.core import linear_sum_assignment; "
+            "linear_sum_assignment()(np.eye(3)); print(sorted(m for m in sys.modules if m.startswith('scipy.optimize')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['scipy.optimize._lsap']"
 
 
 def test_csv_round_trip_matches_in_memory(tmp_path):

@@ -170,20 +170,21 @@ def test_paper_sed_doa_parameter_count():
       layer3 (48·96·9 + 96·96·9 + 384 + 48·96 + 192) + (2·96·96·9 + 384) = 129,600 + 166,272 = 295,872
       layer4 (96·192·9 + 192·192·9 + 768 + 96·192 + 384) + (2·192·192·9 + 768) = 517,248 + 664,320 = 1,181,568
       conv5 192·256                                      =    49,152
-      total                                              = 1,622,208   (models.md: "1.622 M")
+      total                                              = 1,622,208
     input projection 512·256 + 256                       =   131,328
     Conformer block:
       2 FF  × (LN 512 + 256·512+512 + 512·256+256)       =   526,848
       MHSA  LN 512 + 3·256·256 + 256·256+256 + 1025·32   =   295,712
       Conv  LN 512 + 256·1024+1024 + 512·7+512 + BN 1024 + 512·256+256 = 400,128
       post LN 512                                        =       512
-      one block                                          = 1,223,200   (models.md: "1.223 M each")
+      one block                                          = 1,223,200
     8 blocks                                             = 9,785,600
     SED head  256·256+256 + 256·13+13                    =    69,133
     DOA head  256·256+256 + 256·26+26                    =    72,474
     total                                                = 11,680,743
 
-    models.md §1.4 quotes 11,684,084 for the official class, whose DOA head has out_dim 39 (x, y, z × 13):
+    The group's class ``ResnetConformer_seddoa_nopool_2023`` (``models/resnet_conformer_audio.py`` of
+    ``yxdong0320/Solution_on_3D_SELD``) has 11,684,084 for stereo input; its DOA head has out_dim 39 (x, y, z × 13):
     the difference is exactly the 13 z-outputs, 13·(256 + 1) = 3,341 parameters, so our stereo model
     reproduces the reference to the parameter.
     """
@@ -200,7 +201,7 @@ def test_paper_sed_doa_parameter_count():
 
 def test_paper_other_heads_parameter_counts():
     # SED-SDE: DIST head 256·256+256 + 256·13+13 = 69,133 replaces the DOA head (72,474): 11,677,402.
-    # (models.md's 3-head 11,753,217 = 11,684,084 + 69,133 also carries an unused 39-dim DOA head.)
+    # (The group's 3-head class, 11,753,217 = 11,684,084 + 69,133, also carries an unused 39-dim DOA head.)
     assert count_parameters(build_model("sed_sde", {})) == 11_680_743 - 72_474 + 69_133
     # SED-SCE: SCE head Linear(256,256) + Linear(256,26), same size as the DOA head.
     assert count_parameters(build_model("sed_sce", {})) == 11_680_743

@@ -1,7 +1,9 @@
 """End-to-end reproducibility check: the whole DVC pipeline on a tiny configuration in a copy of the repo.
 
-Runs `dvc repro`, checks every declared output, runs it again (nothing may rerun), then changes one
-model's parameter with `dvc exp run -S` and checks that only that model's stages and their dependants ran.
+Runs `dvc repro`, checks every declared output, runs it again (nothing may rerun), changes knobs that
+cannot change results (nothing may rerun), changes one model's parameter with `dvc exp run -S` (only that
+model's stages and their dependants may run), then adds a second SED-SDE entry to the ensemble and
+checks that every stage, the results table, the figures and `seld` handle it with no code change.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _tiny_params(path: Path) -> None:
     p = yaml.safe_load(path.read_text())
     p["rooms"].update(radii=[1.0, 2.0], elevations=[0.0], az_step_deg=60.0)
     p["data"]["workers"] = 1
-    p["data"]["mini"].update(n_train=6, n_test=4, video_clips=2)
+    p["data"]["mini"].update(n_train=6, n_val=3, n_test=4, video_clips=2)
     p["synth"].update(n_clips=4, workers=1)
     p["train"].update(val_every=2, checkpoint_every=2)
     for name, m in p["models"].items():
@@ -71,18 +73,22 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
 
     first = _run(["dvc", "repro"], repo)
     stages = {"rooms", "dataset", "synth", "data_report", "standardizer", "ensemble", "evaluate",
-              *(f"features_audio@{s}" for s in ("train", "test", "synth")),
+              *(f"features_audio@{s}" for s in ("train", "val", "test", "synth")),
               *(f"features_video@{s}" for s in ("train", "test")),
               *(f"{kind}@{m}" for kind in ("train", "infer") for m in ("sed_doa", "sed_sde", "sed_sce", "seldnet"))}
     assert _ran(first) == stages
 
     # Every declared output exists and is well-formed.
-    for split, n in (("dev-train-sim", 6), ("dev-test-sim", 4)):
+    for split, n in (("dev-train-sim", 6), ("dev-val-sim", 3), ("dev-test-sim", 4)):
         assert len(list((repo / "data/dataset/stereo_dev" / split).glob("*.wav"))) == n
         for csv in (repo / "data/dataset/metadata_dev" / split).glob("*.csv"):
             read_metadata_csv(csv)
+    for split in ("dev-train-sim", "dev-test-sim"):
         assert len(list((repo / "data/dataset/video_dev" / split).glob("*.mp4"))) == 2
-    for name in ("train", "test", "synth"):
+    stems = [{p.stem for p in (repo / "data/dataset/stereo_dev" / s).glob("*.wav")}
+             for s in ("dev-train-sim", "dev-val-sim", "dev-test-sim")]
+    assert not (stems[0] & stems[1]) and not (stems[1] & stems[2])  # validation clips are clips of their own
+    for name in ("train", "val", "test", "synth"):
         with h5py.File(repo / f"data/features/{name}.h5") as h5:
             assert h5["features"].shape[1:] == (2, 251, 64)
     with h5py.File(repo / "data/features/video_test.h5") as h5:
@@ -106,3 +112,43 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     _run(["git", "commit", "-qm", "lock"], repo)
     exp = _run(["dvc", "exp", "run", "-S", "models.sed_sce.lr=0.002"], repo)
     assert _ran(exp) == {"train@sed_sce", "infer@sed_sce", "ensemble", "evaluate"}
+
+    # Knobs that cannot change results rerun nothing; a feature-extraction batch size retrains nothing.
+    knobs = ["data.workers=2", "synth.workers=2", "features.audio.batch_size=3", "features.video.batch_size=7",
+             "train.checkpoint_every=1"]
+    assert _ran(_run(["dvc", "exp", "run", *(a for k in knobs for a in ("-S", k))], repo)) == set()
+
+    # Editing a library module reruns exactly the stages whose code imports it (checked with `dvc status`).
+    def changed_by(module: str) -> set[str]:
+        path = repo / module
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# touched\n")
+        try:
+            status = subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True, check=True)
+            return set(json.loads(status.stdout))
+        finally:
+            path.write_bytes(original)
+
+    silence = changed_by("seldlib/silence.py")
+    assert {"features_audio@train", "features_audio@test", "infer@sed_doa"} <= silence
+    assert not silence & {"rooms", "dataset", "synth", "data_report", "ensemble", "evaluate"}
+    assert {"rooms", "dataset", "features_audio@train", "train@sed_doa", "infer@seldnet", "ensemble",
+            "evaluate"} <= changed_by("seldlib/constants.py")
+
+    # A second entry of an existing kind flows through every stage, the table, the figures and `seld`.
+    p = yaml.safe_load((repo / "params.yaml").read_text())
+    p["models"]["sed_sde_b"] = {**p["models"]["sed_sde"], "seed": 4242}
+    p["ensemble"]["members"] = ["sed_doa", "sed_sde", "sed_sde_b", "sed_sce"]
+    p["ensemble"]["sed_weights"]["sed_sde_b"] = 1.0
+    p["evaluate"]["systems"] = ["sed_doa", "sed_sde", "sed_sde_b", "sed_sce", "seldnet", "ensemble"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    added = _run(["dvc", "repro"], repo)
+    assert _ran(added) == {"train@sed_sde_b", "infer@sed_sde_b", "ensemble", "evaluate"}
+    scores = json.loads((repo / "metrics/evaluate/sed_sde_b.json").read_text())
+    assert 0.0 <= scores["F"] <= 1.0 and scores["system"] == "sed_sde_b"
+    assert "| SED-SDE (sed_sde_b) |" in (repo / "metrics/results.md").read_text()
+    assert (repo / "models/sed_sde_b/live/plots/metrics/train/loss.tsv").is_file()
+    wav = next((repo / "data/dataset/stereo_dev/dev-test-sim").glob("*.wav"))
+    out = _run(["seld", "--models", "models/sed_doa", "models/sed_sde", "models/sed_sde_b", "models/sed_sce",
+                "--standardizer", "data/features/standardizer.npz", "--out", "pred", "--", str(wav)], repo)
+    assert "ensemble" in out and (repo / "pred" / f"{wav.stem}.csv").is_file()

@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 from seldlib.constants import CLASS_NAMES, N_CLASSES
-from seldlib.featstore import save_standardizer
 from seldlib.metadata import read_metadata_csv
 from seldlib.models import build_model
 from seldlib.predict import System, load_system, main, predict_file, stitch, window_starts
-from seldlib.train import save_checkpoint
+from seldlib.standardizer import Standardizer
+from seldlib.checkpoint import save_checkpoint
 
 SR = 24_000
 FEATURES = {"n_fft": 1024, "hop": 480, "win": 960, "n_mels": 64, "fmin": 0.0, "fmax": 12000.0, "top_db": 80.0}
@@ -34,7 +34,7 @@ def _checkpoint(path, kind, seed, standardize=True):
 def _standardizer(path):
     rng = np.random.default_rng(3)
     out = path / "standardizer.npz"
-    save_standardizer(out, rng.normal(-40.0, 5.0, (2, 64)), rng.uniform(5.0, 15.0, (2, 64)))
+    Standardizer(rng.normal(-40.0, 5.0, (2, 64)), rng.uniform(5.0, 15.0, (2, 64))).save(out)
     return out
 
 
@@ -161,7 +161,7 @@ def test_api_matches_the_cli_and_standardizer_matters(tmp_path):
     wav = _write(tmp_path / "a.wav", _noise(6.0, seed=4))
     system = load_system([model_dir], std)
     _, arrays = predict_file(system, wav)
-    system.standardizer = (np.zeros((2, 64)), np.ones((2, 64)))
+    system.standardizer = Standardizer(np.zeros((2, 64)), np.ones((2, 64)))
     _, raw = predict_file(system, wav)
     assert arrays["sed"].shape == (60, N_CLASSES)
     assert not np.allclose(arrays["sed"], raw["sed"])
@@ -217,7 +217,9 @@ def test_bad_options_and_checkpoints(tmp_path, capsys):
     sde = _checkpoint(tmp_path, "sed_sde", seed=1)
     rc = main(["--models", str(sde), "--standardizer", str(tmp_path / "standardizer.npz"), "--out", str(tmp_path / "o"),
                "--no-progress", str(wav)])
-    assert rc == 2 and "sed_doa" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 2 and "SED-SDE predict(s) no direction; add a model of kind sed_doa" in err
+    assert "Accepted: one kind with a direction head (sed_doa, sed_sce or seldnet), sed_doa + sed_sde" in err
     # a directory without model.pt
     (tmp_path / "empty").mkdir()
     rc = main(["--models", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--no-progress", str(wav)])
@@ -266,3 +268,11 @@ def test_seldnet_alone_and_refused_in_a_mix(tmp_path, capsys):
     doa = _checkpoint(tmp_path, "sed_doa", seed=0)
     rc = main(["--models", str(doa), str(sn), "--standardizer", str(std), "--out", str(tmp_path / "o"), "--no-progress", str(wav)])
     assert rc == 2 and "cannot be combined" in capsys.readouterr().err
+
+
+def test_all_zero_recording_gives_no_event(tmp_path):
+    # digital silence is below the input floor: no event, whatever the models make of its features
+    wav = _write(tmp_path / "zeros.wav", np.zeros((2, int(3.0 * SR))))
+    assert _run(tmp_path, wav, "--threshold", "0.0") == 0  # threshold 0: every class would fire otherwise
+    lines = (tmp_path / "out" / "zeros.csv").read_text().splitlines()
+    assert lines == ["frame,class,source,azimuth,distance,onscreen"]

@@ -1,6 +1,6 @@
 """Tests for seldlib.report and stages.evaluate.
 
-Expected numbers are worked out by hand from the metric definition (dcase2025-task3.md section 4):
+Expected numbers are worked out by hand from the metric definition (docs/metrics.md#algorithm):
 only frames 0 .. T_ref-1 are scored (T_ref = largest reference frame), F_c = TP / (TP + FPsp +
 (FP + FN) / 2), macro F = mean over all 13 classes, DOAE / RDE = nanmean over classes with a pair.
 """
@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from seldlib.atomic import write_json_atomic  # noqa: E402
+from seldlib.atomic import OUTPUT_MARKER, write_json_atomic  # noqa: E402
 from seldlib.errors import SeldInputError  # noqa: E402
-from seldlib.inference import write_outputs_h5  # noqa: E402
+from seldlib.inference import read_outputs_h5, write_outputs_h5  # noqa: E402
 from seldlib.metadata import EventTable  # noqa: E402
 from seldlib.metrics import score  # noqa: E402
 from seldlib import report  # noqa: E402
@@ -61,7 +61,10 @@ def toy_scores():
 
 def test_results_table_hand_computed(toy_scores):
     perfect, half = toy_scores
-    md = report.results_table({"sed_sce": perfect, "sed_doa": perfect, "sed_sde": half, "ensemble": perfect})
+    info = {"sed_sce": {"kind": "sed_sce"}, "sed_doa": {"kind": "sed_doa"},
+            "sed_sde": {"kind": "sed_sde", "direction_from": "sed_doa"}, "ensemble": {"kind": None}}
+    md = report.results_table({"sed_sce": perfect, "sed_doa": perfect, "sed_sde": half, "ensemble": perfect}, info,
+                              selection="models selected on the separate validation split dev-val-sim")
     lines = md.splitlines()
     # macro F 1/13 = 0.0769 -> "0.077"; DOAE 0; RDE 0; paper SED-SCE row 0.50 / 12.80° / 0.27
     assert "| SED-SCE | 0.077 | 0.00° | 0.000 | 0.50 | 12.80° | 0.27 |" in lines
@@ -73,6 +76,7 @@ def test_results_table_hand_computed(toy_scores):
     # the baseline was not scored here; the paper row stays
     assert "| Baseline SELDnet / Baseline-A | not run | not run | not run | 0.23 | 24.50° | 0.41 |" in lines
     assert "embedded synthetic data" in md
+    assert "Models selected on the separate validation split dev-val-sim." in md
     # rows in Table 1 order
     order = [next(i for i, l in enumerate(lines) if l.startswith(f"| {name}")) for name in
              ("Baseline SELDnet", "SED-DOA", "SED-SDE", "SED-SCE", "Model Ensemble")]
@@ -82,8 +86,9 @@ def test_results_table_hand_computed(toy_scores):
 def test_results_table_nan_and_unknown_system():
     # nothing predicted: TP = 0 -> F = 0, no matched pair -> DOAE / RDE undefined
     empty = score({"a.csv": events(2, range(11), 0.0, 100.0)}, {"a.csv": EventTable()})
-    md = report.results_table({"mine": empty}, data_label="real data")
-    assert "| mine | 0.000 | – | – | – | – | – |" in md.splitlines()
+    md = report.results_table({"mine": empty}, {"mine": {"kind": "sed_sce"}}, data_label="real data")
+    # an entry whose name is not its kind's is labelled by kind and name, beside its kind's paper row
+    assert "| SED-SCE (mine) | 0.000 | – | – | 0.50 | 12.80° | 0.27 |" in md.splitlines()
     assert "nan" not in md.lower()
     assert "real data" in md
 
@@ -138,11 +143,12 @@ def _png_bytes(fn, *args, path: Path) -> bytes:
 def test_figures_are_valid_and_reproducible(tmp_path, toy_scores):
     perfect, half = toy_scores
     scores = {"sed_doa": perfect, "sed_sde": half, "ensemble": perfect}
+    info = {"sed_doa": {"kind": "sed_doa"}, "sed_sde": {"kind": "sed_sde"}, "ensemble": {"kind": None}}
     ref = EventTable.concat([events(0, range(11), 30.0, 200.0), events(8, range(3, 9), -120.0, 350.0)])
     pred = EventTable.concat([events(0, range(0, 11, 2), 25.0, 180.0), events(4, range(2), 60.0, 100.0)])
     for name, fn, args in (
-        ("classwise", report.plot_classwise, (scores,)),
-        ("summary", report.plot_summary, (scores,)),
+        ("classwise", report.plot_classwise, (scores, info)),
+        ("summary", report.plot_summary, (scores, info)),
         ("tracks", lambda r, p, path: report.plot_tracks(r, p, "clip", path), (ref, pred)),
     ):
         first = _png_bytes(fn, *args, path=tmp_path / f"{name}_1.png")
@@ -215,7 +221,11 @@ def _unit(az_deg: float) -> list[float]:
     return [math.cos(math.radians(az_deg)), math.sin(math.radians(az_deg))]
 
 
-def _make_project(root: Path, n_track_plots: int = 1) -> list[str]:
+SYSTEMS = ("sed_doa", "sed_sde", "sed_sce", "seldnet", "ensemble")
+KIND_OF = {"sde_b": "sed_sde"}
+
+
+def _make_project(root: Path, n_track_plots: int = 1, systems: tuple[str, ...] = SYSTEMS) -> list[str]:
     """Two test clips.
 
     reference clip_a: class 0 (female speech), frames 0..20, az 30°, 200 cm -> frames 0..19 scored
@@ -259,8 +269,11 @@ def _make_project(root: Path, n_track_plots: int = 1) -> list[str]:
 
     (root / "params.yaml").write_text(
         "data: {source: synth-mini}\n"
+        "validation: {source: heldout, fraction: 0.1, seed: 1}\n"
+        "models: {" + ", ".join(f"{s}: {{kind: {KIND_OF.get(s, s)}}}" for s in systems if s != "ensemble") + "}\n"
         "ensemble: {threshold: 0.5}\n"
-        f"evaluate: {{systems: [sed_doa, sed_sde, sed_sce, seldnet, ensemble], jackknife: false, n_track_plots: {n_track_plots}}}\n"
+        f"evaluate: {{systems: [{', '.join(systems)}], jackknife: false, n_track_plots: {n_track_plots}, "
+        "direction_entry: sed_doa}\n"
     )
     return names
 
@@ -269,7 +282,7 @@ def _run(root: Path, tag: str = "") -> int:
     from stages.evaluate import main
 
     return main([
-        "--params", "data.source", "evaluate", "ensemble.threshold",
+        "--params", "data.source", "validation", "evaluate", "ensemble.threshold",
         "--params-file", str(root / "params.yaml"),
         "--outputs", str(root / "outputs"), "--ensemble", str(root / "ensemble"),
         "--dataset", str(root / "dataset"), "--singles", str(root / f"singles{tag}"),
@@ -283,9 +296,9 @@ def test_evaluate_stage_end_to_end(tmp_path):
     assert _run(tmp_path) == 0
 
     singles = tmp_path / "singles"
-    assert sorted(p.name for p in singles.iterdir()) == ["sed_doa", "sed_sce", "sed_sde", "seldnet"]
+    assert sorted(p.name for p in singles.iterdir() if p.name != OUTPUT_MARKER) == ["sed_doa", "sed_sce", "sed_sde", "seldnet"]
     for system in ("sed_doa", "sed_sce", "sed_sde", "seldnet"):
-        assert sorted(p.name for p in (singles / system).iterdir()) == ["clip_a.csv", "clip_b.csv"]
+        assert sorted(p.name for p in (singles / system).iterdir() if p.name != OUTPUT_MARKER) == ["clip_a.csv", "clip_b.csv"]
     # sed_sde: direction from sed_doa (30°), distance 2 m -> 200 cm, frames 0..9 only
     lines = (singles / "sed_sde" / "clip_a.csv").read_text().splitlines()
     assert lines[0] == HEADER and len(lines) == 11 and lines[1] == "0,0,0,30,200,0"
@@ -293,7 +306,7 @@ def test_evaluate_stage_end_to_end(tmp_path):
     assert (singles / "sed_doa" / "clip_b.csv").read_text().splitlines()[1] == "0,3,0,-45,100,0"
 
     metrics = tmp_path / "metrics"
-    assert sorted(p.name for p in metrics.iterdir()) == [
+    assert sorted(p.name for p in metrics.iterdir() if p.name != OUTPUT_MARKER) == [
         "ensemble.json", "sed_doa.json", "sed_sce.json", "sed_sde.json", "seldnet.json"]
     js = {s: json.loads((metrics / f"{s}.json").read_text()) for s in ("sed_doa", "sed_sde", "sed_sce", "seldnet", "ensemble")}
     # sed_doa: class 0 TP 20 and class 3 TP 10 (rel. dist errors 0.5 and 0) -> F = 2/13;
@@ -324,7 +337,7 @@ def test_evaluate_stage_end_to_end(tmp_path):
     assert "embedded synthetic data" in md and "2 clips" in md
 
     figures = tmp_path / "figures"
-    pngs = sorted(p.name for p in figures.iterdir())
+    pngs = sorted(p.name for p in figures.iterdir() if p.name != OUTPUT_MARKER)
     assert pngs == ["classwise.png", "summary.png", "tracks_00_clip_a.png"]  # clip_a has the most events
     for name in pngs:
         assert (figures / name).read_bytes().startswith(PNG_MAGIC)
@@ -350,3 +363,32 @@ def test_evaluate_stage_missing_model_output(tmp_path):
     with pytest.raises(SeldInputError, match="sed_doa.h5"):
         _run(tmp_path)
     assert not (tmp_path / "singles").exists()
+
+
+def test_evaluate_stage_second_entry_of_a_kind(tmp_path):
+    """A second SED-SDE entry (any name) is decoded, scored and labelled through its kind alone."""
+    _make_project(tmp_path, systems=(*SYSTEMS[:-1], "sde_b", "ensemble"))
+    names, arrays, meta = read_outputs_h5(tmp_path / "outputs" / "sed_sde.h5")
+    write_outputs_h5(tmp_path / "outputs" / "sde_b.h5", names, arrays, meta)
+    assert _run(tmp_path) == 0
+    # the same arrays as sed_sde, direction from sed_doa -> the same CSVs and scores
+    a, b = tmp_path / "singles" / "sed_sde", tmp_path / "singles" / "sde_b"
+    assert [p.read_bytes() for p in sorted(a.iterdir())] == [p.read_bytes() for p in sorted(b.iterdir())]
+    js = json.loads((tmp_path / "metrics" / "sde_b.json").read_text())
+    assert js["F"] == pytest.approx(2 / 39, abs=1e-6)
+    md = (tmp_path / "results.md").read_text()
+    assert "| SED-SDE (sde_b) | 0.051 | 0.00° (from SED-DOA) | 0.000 | 0.53 | – | 0.26 |" in md.splitlines()
+
+
+def test_evaluate_stage_direction_entry_of_wrong_kind(tmp_path):
+    _make_project(tmp_path)
+    text = (tmp_path / "params.yaml").read_text().replace("direction_entry: sed_doa", "direction_entry: sed_sce")
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(SeldInputError, match=r"params.yaml: evaluate.direction_entry: got 'sed_sce' \(kind sed_sce\)"):
+        _run(tmp_path)
+    # the stage checks the kinds its model outputs hold too (outputs written outside the pipeline)
+    (tmp_path / "params.yaml").write_text(text.replace("direction_entry: sed_sce", "direction_entry: sed_doa"))
+    names, arrays, meta = read_outputs_h5(tmp_path / "outputs" / "sed_sce.h5")
+    write_outputs_h5(tmp_path / "outputs" / "sed_doa.h5", names, arrays, meta)
+    with pytest.raises(SeldInputError, match="direction_entry 'sed_doa' is a sed_sce model"):
+        _run(tmp_path)

@@ -60,6 +60,22 @@ def test_classes_differ_more_between_than_within():
     assert correct / len(flat) >= 0.6
 
 
+def test_door_events_last_the_whole_swing():
+    # Real door recordings (e.g. STARSS23 "Door, open or close") take about a second or more: a click,
+    # the hinge creak through the swing, the close. Events of a few 100-ms frames are almost never
+    # detected, so the door must sound over its drawn 0.8-2.5 s, not just for a 0.2-s slam.
+    rng = np.random.default_rng(17)
+    lo, hi = DURATIONS[7]
+    assert (lo, hi) == (0.8, 2.5)
+    frame = int(0.1 * SR)
+    for _ in range(30):
+        x = procedural_event(7, rng).astype(np.float64)
+        assert lo - 0.1 <= len(x) / SR <= hi  # trimming takes at most the close's decay below -40 dB
+        n = len(x) // frame
+        level = 10 * np.log10(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-20)
+        assert np.mean(level >= level.max() - 30) >= 0.8  # sound throughout, no silent stretch
+
+
 def test_speech_pitch_contours_female_higher_than_male():
     from scipy.signal import correlate
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seldlib.synth.stereo import foa_to_stereo, is_onscreen, relative_azimuth, rotate_foa, vertical_fov_deg
+from seldlib.synth.stereo import foa_to_stereo, is_onscreen, relative_azimuth, rotate_foa
 
 
 def plane_wave_foa(az_deg, el_deg, n=8):
@@ -49,8 +49,12 @@ def test_rear_direction_offscreen_although_it_folds_into_view():
     assert not is_onscreen(130.0, 0.0)
 
 
-def test_vertical_fov_value():
-    assert vertical_fov_deg() == pytest.approx(67.67, abs=0.01)
+def test_vertical_field_of_view_at_the_front():
+    # 100 deg wide at 640 x 360 (square pixels): F_v = 2 atan(tan(50 deg) 360 / 640) = 67.67 deg.
+    half = np.rad2deg(np.arctan(np.tan(np.deg2rad(50.0)) * 360 / 640))
+    assert half == pytest.approx(67.67 / 2, abs=0.005)
+    assert is_onscreen(0.0, half - 0.01) and is_onscreen(0.0, -(half - 0.01))
+    assert not is_onscreen(0.0, half + 0.01) and not is_onscreen(0.0, -(half + 0.01))
 
 
 def test_onscreen_agrees_with_video_renderer():

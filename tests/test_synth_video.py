@@ -2,7 +2,9 @@
 
 Expected pixel positions are computed here from the pinhole model by hand (f = 320 / tan 50 deg,
 x = 320 - f tan a, y = 180 - f tan e / cos a), and checked against the reference numbers of the
-organisers' lookup table (models.md 9.1) and onscreen region (dcase2025-task3.md 3.5).
+organisers' lookup table (``aziele2valuexy_0deg_ufov100w640h360.npy`` of
+``SonyResearch/dcase2025_stereo_seld_data_generator``) and on-screen region
+(docs/data-contract.md#on-screen-flag).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from seldlib.errors import SeldInputError
 from seldlib.synth.video import (
     CLASS_COLOURS,
     VideoTrack,
-    glyph_mask,
     is_in_frame,
     project,
     render_frames,
@@ -74,7 +75,8 @@ def saturated(img: np.ndarray, spread: int = 100) -> np.ndarray:
 def test_project_centre_and_reference_examples():
     x, y, front = project(0.0, 0.0)
     assert front and x == pytest.approx(320.0) and y == pytest.approx(180.0)
-    # synthesis.md 5.4 examples at W = 640: a=+30 -> 165, a=-30 -> 475, e=+20 at a=0 -> v=82.
+    # By hand at W = 640 (f = 268.51): a=+30 -> 320 - f tan 30 = 165, a=-30 -> 475,
+    # e=+20 at a=0 -> 180 - f tan 20 = 82.
     assert project(30.0, 0.0)[0] == pytest.approx(165.0, abs=0.5)
     assert project(-30.0, 0.0)[0] == pytest.approx(475.0, abs=0.5)
     assert project(0.0, 20.0)[1] == pytest.approx(82.0, abs=0.5)
@@ -88,7 +90,7 @@ def test_project_centre_and_reference_examples():
     "az,x_lut", [(0, 322), (10, 275), (20, 225), (30, 168), (40, 98), (45, 56), (50, 6), (-30, 477)]
 )
 def test_project_matches_official_lookup_table(az, x_lut):
-    # The table is quantised to 1 deg and biased by its bilinear dot (models.md 9.1): compare in angle.
+    # The organisers' table is quantised to 1 deg and biased by its bilinear dot: compare in angle.
     x, _, _ = project(float(az), 0.0)
     az_of_lut = math.degrees(math.atan((320.0 - x_lut) / F))
     assert abs(az_of_lut - az) <= 1.0
@@ -125,8 +127,17 @@ def test_sprite_radius_inverse_distance_and_clamped():
     assert sprite_radius(100.0) == pytest.approx(6.0)
 
 
+def _glyph(cls: int) -> np.ndarray:
+    """Pixels the renderer's sprite drawing sets for ``cls`` (radius 20 px, centred in 45 x 45)."""
+    from seldlib.synth.video import _draw
+
+    frame = np.zeros((45, 45, 3), np.uint8)
+    _draw(frame, cls, 22.5, 22.5, 20.0)
+    return frame.any(axis=-1)
+
+
 def test_glyphs_and_colours_are_distinct():
-    masks = [glyph_mask(c, 20.0, size=45) for c in range(13)]
+    masks = [_glyph(c) for c in range(13)]
     assert all(m.sum() > 200 for m in masks)
     for i in range(13):
         for j in range(i + 1, 13):

@@ -9,7 +9,9 @@ import torch
 from seldlib.errors import SeldInputError
 from seldlib.labels import ClipLabels, encode_labels
 from seldlib.metadata import EventTable
-from seldlib.train import TensorSet, TrainConfig, load_checkpoint, train, tri_stage_lr
+from seldlib.checkpoint import load_checkpoint, save_checkpoint
+from seldlib.train import TrainConfig, train, tri_stage_lr
+from seldlib.trainset import TensorSet
 
 
 def test_tri_stage_schedule_by_hand():
@@ -111,6 +113,9 @@ def test_checkpoint_refuses_other_kind_or_features(tmp_path, data):
         load_checkpoint(tmp_path / "m.pt", expect_kind="sed_sce")
     with pytest.raises(SeldInputError, match="feature settings"):
         load_checkpoint(tmp_path / "m.pt", expect_features={"n_mels": 128})
+    save_checkpoint(tmp_path / "alien.pt", model, {**meta, "kind": "sed_xyz"})
+    with pytest.raises(SeldInputError, match="alien.pt: unknown model kind 'sed_xyz'"):
+        load_checkpoint(tmp_path / "alien.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(SeldInputError, match="junk.pt"):
         load_checkpoint(tmp_path / "junk.pt")

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seldlib.atomic import write_json_atomic
+from seldlib.atomic import atomic_path, write_json_atomic
+from seldlib.download.cache import DownloadCache
 from seldlib.download.extract import safe_extract
 from seldlib.download.splitzip import part_number
-from seldlib.download.transfer import DEFAULT_TIMEOUT, download_file
+from seldlib.download.transfer import DEFAULT_TIMEOUT, NetworkError
 from seldlib.download.zenodo import ZENODO, RemoteFile, fetch_record_files
 from seldlib.errors import SeldInputError
 
@@ -52,7 +55,7 @@ def _zip(stem: str, wrap_in: str | None = None, default: bool = True) -> Archive
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    # <root>/{stereo,metadata,video}_dev/<split>/..., <root>/{stereo,video}_eval/eval/... (dcase2025-task3.md §2.2)
+    # <root>/{stereo,metadata,video}_dev/<split>/..., <root>/{stereo,video}_eval/eval/... (docs/data-contract.md#layout)
     "dcase2025": DatasetSpec(
         15559774,
         (
@@ -81,7 +84,8 @@ DATASETS: dict[str, DatasetSpec] = {
         (ArchiveSpec("FSD50K_selected.txt", "FSD50K_selected.txt", extract=False),),
         "DCASE2022 Task 3 FSD50K file selection",
     ),
-    # <root>/TAU-SRIR_DB/..., <root>/TAU-SNoise_DB/... (synthesis.md §2.4); both are split zips.
+    # <root>/TAU-SRIR_DB/..., <root>/TAU-SNoise_DB/... (as SpatialScaper's scripts/prepare_rirs.py fetches
+    # them; docs/synthesis.md#fsd50k-in-measured-rooms); both are split zips.
     "tau_srir": DatasetSpec(
         6408611,
         (_zip("TAU-SRIR_DB"), _zip("TAU-SNoise_DB")),
@@ -128,6 +132,11 @@ def _load_manifest(path: Path, name: str, record_id: int) -> dict[str, Any]:
     return {a["key"]: a for a in doc.get("archives", []) if isinstance(a, dict) and "key" in a}
 
 
+def default_download_dir(name: str, root: str | Path) -> Path:
+    """``<parent of root>/.downloads/<name>``: beside the extracted tree, never inside it."""
+    return Path(os.path.abspath(root)).parent / ".downloads" / name
+
+
 def download_dataset(
     name: str,
     root: str | Path,
@@ -135,7 +144,6 @@ def download_dataset(
     files: Sequence[str] | None = None,
     *,
     download_dir: str | Path | None = None,
-    keep_archives: bool = False,
     progress: bool = True,
     retries: int = 3,
     timeout: float = DEFAULT_TIMEOUT,
@@ -144,64 +152,74 @@ def download_dataset(
     """Fetch, verify and extract data set ``name`` under ``root``; return the manifest path.
 
     ``files``: record file names to fetch instead of the defaults (e.g. ``["metadata_dev.zip"]``).
-    Archives are downloaded into ``download_dir`` (default ``<root>/.downloads``) and deleted once
-    extracted unless ``keep_archives``. ``<root>/download_manifest.json`` lists every fetched file with its
-    size and MD5; an archive whose manifest entry matches the record and whose target exists is skipped.
+    Every file goes through the download cache ``download_dir`` (default :func:`default_download_dir`;
+    :class:`DownloadCache`) and stays there: a failed or repeated run fetches only what is missing or
+    bad. All files are fetched before anything is extracted; a file failing its MD5 check does not stop
+    the others, the error names every failed file. ``<root>/download_manifest.json`` lists every
+    extracted file with its size and MD5; an archive whose entry matches the record and whose target
+    exists is not extracted again.
     """
     if name not in DATASETS:
         raise SeldInputError(None, f"unknown data set {name!r}; choose one of {', '.join(sorted(DATASETS))}")
     spec = DATASETS[name]
     root = Path(root)
-    downloads = Path(download_dir) if download_dir is not None else root / ".downloads"
+    cache = DownloadCache(download_dir if download_dir is not None else default_download_dir(name, root),
+                          name, spec.record_id)  # fmt: skip
     manifest_path = root / MANIFEST_NAME
     where = f"Zenodo record {spec.record_id} at {base_url}"
 
     remote = {f.key: f for f in fetch_record_files(spec.record_id, base_url, timeout)}
     plan = [(a, _remote_parts(a, remote, where)) for a in _select(spec, files)]  # check all before fetching
     done = _load_manifest(manifest_path, name, spec.record_id)
-
+    todo = []
     for archive, parts in plan:
         entry = {
             "key": archive.key,
             "target": archive.target,
             "files": [{"key": f.key, "size": f.size, "md5": f.md5} for f in parts],
         }
-        target = root / archive.target
-        if done.get(archive.key) == entry and target.exists():
-            log.info("%s: already fetched and extracted into %s", archive.key, target)
-            continue
-        if not archive.extract:
-            download_file(parts[0].url, target, parts[0].size, parts[0].md5, retries=retries,
-                          progress=progress, timeout=timeout, backoff=backoff)  # fmt: skip
+        if done.get(archive.key) == entry and (root / archive.target).exists():
+            log.info("%s: already fetched and extracted into %s", archive.key, root / archive.target)
         else:
-            paths = [
-                download_file(f.url, downloads / f.key, f.size, f.md5, retries=retries,
-                              progress=progress, timeout=timeout, backoff=backoff)  # fmt: skip
-                for f in parts
-            ]
+            todo.append((archive, parts, entry))
+
+    failed: list[str] = []
+    for _, parts, _ in todo:
+        for f in parts:
+            try:
+                cache.fetch(f, retries=retries, progress=progress, timeout=timeout, backoff=backoff)
+            except NetworkError:
+                raise
+            except SeldInputError as err:  # a bad file must not cost the others: report it at the end
+                failed.append(str(err))
+    if failed:
+        raise SeldInputError(None, f"{'; '.join(failed)}; the verified files are kept in {cache.directory}, "
+                                   "run again to fetch only what is missing")  # fmt: skip
+
+    for archive, parts, entry in todo:
+        target = root / archive.target
+        paths = [cache.directory / f.key for f in parts]
+        if archive.extract:
             safe_extract(paths, target, strip_top=archive.strip_top, wrap_in=archive.wrap_in, progress=progress)
-            if not keep_archives:
-                for p in paths:
-                    p.unlink()
+        else:
+            with atomic_path(target) as tmp:
+                shutil.copyfile(paths[0], tmp)
         done[archive.key] = entry
         write_json_atomic(
             manifest_path,
             {"dataset": name, "record_id": spec.record_id, "archives": [done[k] for k in sorted(done)]},
         )
-    if downloads.is_dir() and not any(downloads.iterdir()):
-        downloads.rmdir()
     return manifest_path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m seldlib.download NAME ROOT``: errors are one line on stderr, exit status 1."""
+    """``python -m seldlib.download NAME ROOT``: bad input is one ``error:`` line on stderr, exit status 2."""
     parser = argparse.ArgumentParser(prog="python -m seldlib.download", description=main.__doc__)
     parser.add_argument("name", choices=sorted(DATASETS))
     parser.add_argument("root", type=Path)
     parser.add_argument("--base-url", default=ZENODO, help="Zenodo (or mirror) base URL")
     parser.add_argument("--files", nargs="+", help="record file names to fetch instead of the defaults")
-    parser.add_argument("--download-dir", type=Path)
-    parser.add_argument("--keep-archives", action="store_true")
+    parser.add_argument("--download-dir", type=Path, help="download cache (default: ROOT/../.downloads/NAME)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--retries", type=int, default=3)
     args = parser.parse_args(argv)
@@ -209,10 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         manifest = download_dataset(
             args.name, args.root, args.base_url, args.files, download_dir=args.download_dir,
-            keep_archives=args.keep_archives, progress=not args.no_progress, retries=args.retries,
+            progress=not args.no_progress, retries=args.retries,
         )  # fmt: skip
-    except SeldInputError as err:
+    except SeldInputError as err:  # the stages' convention (stages/_cli.py)
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return 2
     print(manifest)
     return 0

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from seldlib import __version__
+from importlib.metadata import version
 from seldlib.errors import SeldInputError
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"seldlib/{__version__} (+https://zenodo.org)"
+USER_AGENT = f"seldlib/{version('seldlib')} (+https://zenodo.org)"
 DEFAULT_TIMEOUT = 60.0
 
 

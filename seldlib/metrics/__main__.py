@@ -1,6 +1,8 @@
 """CLI: ``python -m seldlib.metrics REF_DIR PRED_DIR --json OUT.json [--onscreen] [--average macro|micro] [--jackknife]``.
 
-Bad input prints one ``error: <file>, line <n>: <problem>`` line on stderr and exits with code 2.
+Bad input prints one ``error: <file>, line <n>: <problem>`` line on stderr and exits with code 2. Input the
+official code scores without a word but that is probably wrong (see :mod:`seldlib.metrics.io`) is scored
+the same way and reported as ``warning: <file>, line <n>: <problem>`` lines on stderr.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import warnings
 from seldlib.atomic import write_json_atomic
 from seldlib.errors import SeldInputError
 from seldlib.metrics.core import score_dirs
+from seldlib.metrics.io import InputWarning
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,10 +37,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    warnings.showwarning = _show_warning
+    warnings.showwarning = _show_warning  # the library's own warnings (crowded frames) read the same way
+    notes: list[InputWarning] = []
     try:
         scores = score_dirs(args.ref_dir, args.pred_dir, onscreen=args.onscreen, average=args.average,
-                            jackknife=args.jackknife)
+                            jackknife=args.jackknife, notes=notes)
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
         write_json_atomic(args.json, scores.to_dict(), ndigits=None)
     except SeldInputError as err:
         print(f"error: {err}", file=sys.stderr)

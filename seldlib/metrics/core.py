@@ -1,6 +1,7 @@
 """Vectorised DCASE2025 Task 3 SELD metrics, numerically equivalent to the organisers' ``metrics.py``.
 
-Definitions (reference notes, dcase2025-task3.md section 4):
+Definitions (official ``metrics.py``, ``SELDMetrics.update_seld_scores`` / ``compute_seld_scores``, of
+``partha2409/DCASE2025_seld_baseline``; ``docs/metrics.md#algorithm``, quirks in ``docs/metrics.md#quirks``):
 
 * per file, only frames ``0 .. T_ref-1`` are scored, ``T_ref`` = largest reference frame index
   (0 for an empty reference); classes outside ``0..12`` are never scored;
@@ -21,28 +22,29 @@ survive when more than 10 share a (frame, class).
 Speed: all (file, frame, class) groups are formed with one stable lexsort. Groups with R = P = 1
 (the vast majority) are scored fully vectorised. Multi-event groups of up to 5x5 are matched by
 enumerating every assignment in one batched array operation per shape; a group whose optimum is not
-unique (a tie, frequent with integer azimuths), or any larger group, is handed to
-``scipy.optimize.linear_sum_assignment`` with the same cost matrix in the same row/column order as
-the official code, so tie-breaking is identical.
+unique (a tie, frequent with integer azimuths), or any larger group, is solved with the cost matrix
+in the official row/column order by scipy's ``linear_sum_assignment`` (the solver the official code
+calls, so tie-breaking is identical), loaded only when first needed and without the rest of
+``scipy.optimize`` (:func:`linear_sum_assignment`); ``scipy.stats`` is imported only for the jackknife.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.stats import t as student_t
 
 from seldlib.constants import CLASS_NAMES, N_CLASSES
 from seldlib.errors import SeldInputError
 from seldlib.metadata import EventTable, fold_azimuth
+from seldlib.metrics.io import InputWarning, collect_csvs, read_seld_csv
 
 EPS = float(np.finfo(float).eps)
 MAX_TRACKS = 10  # official organize_labels keeps at most 10 tracks per (frame, class)
@@ -191,12 +193,40 @@ def _track_dict_order(sources: np.ndarray) -> list[int]:
     return list(slots.values())
 
 
+@functools.cache
+def linear_sum_assignment() -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """scipy's ``linear_sum_assignment`` -- the solver the official code calls -- loaded on first need.
+
+    ``scipy.optimize.linear_sum_assignment`` *is* the function of the compiled ``scipy.optimize._lsap``
+    extension, but importing it through the package first imports all of ``scipy.optimize`` (about
+    0.3 s, more than scoring a thousand clips takes). The extension is loaded straight from its file
+    instead (about 0.01 s), falling back to the ordinary import where scipy is laid out differently.
+    """
+    import importlib.machinery
+    import importlib.util
+
+    name = "scipy.optimize._lsap"
+    try:
+        scipy = importlib.util.find_spec("scipy")
+        folder = Path(next(iter(scipy.submodule_search_locations or []))) / "optimize"
+        path = next(p for p in folder.iterdir()
+                    if p.name.startswith("_lsap.") and p.name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)))
+        loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+        module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, path, loader=loader))
+        loader.exec_module(module)
+        return module.linear_sum_assignment
+    except Exception:  # noqa: BLE001 - any other layout: the ordinary (slower) import
+        from scipy.optimize import linear_sum_assignment as solver
+
+        return solver
+
+
 def _brute_force_match(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Optimal assignment for a batch of equally shaped cost matrices ``(n, R, P)`` by enumeration.
 
     Returns ``(rows, cols, unique)``: ``rows``/``cols`` of shape ``(n, K)``, K = min(R, P), and a
     bool ``(n,)`` that is False where the optimum is not unique (the caller re-solves those with
-    scipy so ties break exactly as in the official code).
+    scipy's solver so ties break exactly as in the official code).
     """
     n, r, p = cost.shape
     k = min(r, p)
@@ -308,7 +338,7 @@ def count_events(
     ref_rows = [g_start[single]]
     pred_rows = [g_start[single] + 1]
     multi = np.flatnonzero(both & ~single)
-    scipy_groups: list[int] = []
+    exact_groups: list[int] = []
     if len(multi):
         base = int(n_pred_g[multi].max()) + 1  # (R, P) -> one integer key without collisions
         shapes = n_ref_g[multi] * base + n_pred_g[multi]
@@ -316,7 +346,7 @@ def count_events(
             gs = multi[shapes == shape]
             r, p = int(shape // base), int(shape % base)
             if max(r, p) > _BRUTE_FORCE_MAX:
-                scipy_groups.extend(gs.tolist())
+                exact_groups.extend(gs.tolist())
                 continue
             starts = g_start[gs]
             az_r = azf[starts[:, None] + np.arange(r)]  # (n, R)
@@ -325,11 +355,11 @@ def count_events(
             rows, cols, unique = _brute_force_match(cost)
             ref_rows.append((starts[:, None] + rows)[unique].ravel())
             pred_rows.append((starts[:, None] + r + cols)[unique].ravel())
-            scipy_groups.extend(gs[~unique].tolist())
-    for g in scipy_groups:
+            exact_groups.extend(gs[~unique].tolist())
+    for g in exact_groups:
         s, r, p = g_start[g], n_ref_g[g], n_pred_g[g]
         cost = np.abs(azf[s:s + r][:, None] - azf[s + r:s + r + p][None, :])
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = linear_sum_assignment()(cost)
         ref_rows.append(s + rows)
         pred_rows.append(s + r + cols)
     ri = np.concatenate(ref_rows).astype(np.int64)
@@ -412,6 +442,8 @@ def _jackknife(global_value: np.ndarray, partial: np.ndarray, significance: floa
     estimate = g - (n-1)(mean(partial) - g); std_err = sqrt((n-1) mean((partial - mean)^2));
     CI = estimate -/+ t_{1-a/2, n-1} std_err.
     """
+    from scipy.stats import t as student_t
+
     n = partial.shape[0]
     with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -520,24 +552,35 @@ def score_dirs(
     doa_threshold: float = 20.0,
     reldist_threshold: float = 1.0,
     dist_threshold: float = math.inf,
+    notes: list[InputWarning] | None = None,
 ) -> SeldScores:
     """Score every prediction CSV under ``pred_dir`` against the same-named CSV under ``ref_dir``.
 
     ``ref_dir`` is searched recursively (split sub-folders such as ``metadata_dev/dev-test-sony``);
     ``pred_dir`` may hold the CSVs directly or in sub-folders. Both sides are read with the official
-    loader's rules (:func:`seldlib.metrics.io.read_seld_csv`).
+    loader's rules (:func:`seldlib.metrics.io.read_seld_csv`). Inputs that are scored as the official
+    code does but look wrong are appended to ``notes`` (file order: each reference, then its prediction).
     """
-    from seldlib.metrics.io import collect_csvs, read_seld_csv
-
     ref_paths = collect_csvs(ref_dir, "reference")
+    if not ref_paths:
+        raise SeldInputError(ref_dir, "no reference CSV files found")
     pred_paths = collect_csvs(pred_dir, "prediction")
     if not pred_paths:
         raise SeldInputError(pred_dir, "no prediction CSV files found")
     for name, path in pred_paths.items():
         if name not in ref_paths:
             raise SeldInputError(path, f"prediction has no reference file named {name!r} under {ref_dir}")
+    found: list[InputWarning] = []
+    pairs = []
     names = sorted(pred_paths)
-    pairs = [(read_seld_csv(ref_paths[n]), read_seld_csv(pred_paths[n])) for n in names]
+    for name in names:
+        ref = read_seld_csv(ref_paths[name], found)
+        if not (len(ref) and ref.frame.max() > 0):
+            found.append(InputWarning(ref_paths[name], None, "the reference has no event after frame 0, so no "
+                                      "frame of this clip is scored (the official window ends before its last frame)"))
+        pairs.append((ref, read_seld_csv(pred_paths[name], found)))
+    if notes is not None:
+        notes.extend(found)
     return score_pairs(
         pairs, files=names, onscreen=onscreen, average=average, jackknife=jackknife,
         doa_threshold=doa_threshold, reldist_threshold=reldist_threshold, dist_threshold=dist_threshold,

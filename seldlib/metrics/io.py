@@ -13,30 +13,114 @@ misbehaves; they never change a number the official code would print):
 * non-finite azimuth / distance (``nan``, ``inf``) is an error (officially it propagates NaN);
 * only ``*.csv`` files are collected, recursively, and two CSVs with the same file name anywhere
   under one root are an error (officially the later one silently replaces the earlier one);
-* a prediction folder without any CSV is an error (officially it scores F = 0).
+* a prediction or reference folder without any CSV is an error (officially it scores F = 0).
 
-Like the official loader, columns after the sixth are ignored, class / onscreen values are not
-range-checked (classes outside 0..12 are simply never scored) and line 1 is always dropped; when
-line 1 looks like a data row a :class:`HeaderLineWarning` is issued so the lost event is visible.
+Like the official loader, columns after the sixth are ignored, values are not range-checked and line 1
+is always dropped. Inputs the official code scores without a word are scored the same way here, and
+reported as :class:`InputWarning` notes in a list the caller passes (the library prints nothing; the
+command line prints them): line 1 that looks like an event, an empty file, a frame outside the 50 label
+frames of a five-second clip, a class outside 0..12, an azimuth outside -180..180, a distance <= 0 and
+an onscreen flag other than 0/1. One note per file and problem names the first line and counts the
+others. (Frames from the last reference frame on are outside the official scoring window on every
+clip; that is the official rule, not a mistake in the file, so it is not reported.)
 """
 
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from seldlib.constants import CLIP_SECONDS, N_CLASSES, N_LABEL_FRAMES
 from seldlib.errors import SeldInputError
 from seldlib.metadata import EventTable
 
-_INT_COLUMNS = ((0, "frame"), (1, "class"), (2, "source"), (5, "onscreen"))
-_FLOAT_COLUMNS = ((3, "azimuth"), (4, "distance"))
+# checked in this order when a row does not parse, so the message names its first bad column
+_COLUMNS = ((0, "frame", int), (1, "class", int), (2, "source", int), (5, "onscreen", int),
+            (3, "azimuth", float), (4, "distance", float))
 
 
-class HeaderLineWarning(UserWarning):
-    """Line 1 of a CSV looked like a data row; it was dropped anyway, as the official loader does."""
+@dataclass(frozen=True)
+class InputWarning:
+    """Something in an input file that is scored as the official code does but is probably a mistake."""
+
+    path: Path
+    line: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}, line {self.line}" if self.line is not None else f"{self.path}"
+        return f"{where}: {self.problem}"
+
+
+def _note_rows(notes: list[InputWarning], path: Path, lines: np.ndarray, bad: np.ndarray,
+               describe: Callable[[int], str]) -> None:
+    """Append one note for the rows where ``bad`` holds (``(n_events,)`` bool, ``lines`` the rows'
+    line numbers): ``describe(i)`` words the problem of the first such row ``i``."""
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        more = f" (and {len(idx) - 1} more line{'s' if len(idx) > 2 else ''})" if len(idx) > 1 else ""
+        notes.append(InputWarning(path, int(lines[idx[0]]), describe(int(idx[0])) + more))
+
+
+def _value_notes(notes: list[InputWarning], path: Path, t: EventTable, lines: np.ndarray) -> None:
+    last, top = N_LABEL_FRAMES - 1, N_CLASSES - 1
+    if (t.frame.min() >= 0 and t.frame.max() <= last and t.cls.min() >= 0 and t.cls.max() <= top
+            and np.abs(t.azimuth).max() <= 180.0 and t.distance.min() > 0.0
+            and t.onscreen.min() >= 0 and t.onscreen.max() <= 1):
+        return  # the usual case, one pass per column
+    _note_rows(notes, path, lines, (t.frame < 0) | (t.frame > last),
+               lambda i: f"frame {t.frame[i]} is outside the label frames 0..{last} of a {CLIP_SECONDS:g}-second "
+                         "clip (the official evaluation scores only frames before the reference's last frame)")
+    _note_rows(notes, path, lines, (t.cls < 0) | (t.cls > top),
+               lambda i: f"class {t.cls[i]} is outside 0..{top}; the official evaluation never scores it")
+    _note_rows(notes, path, lines, np.abs(t.azimuth) > 180.0,
+               lambda i: f"azimuth {t.azimuth[i]:g} is outside -180..180; the official evaluation wraps it to "
+                         f"{(t.azimuth[i] + 180.0) % 360.0 - 180.0:g}")
+    _note_rows(notes, path, lines, t.distance <= 0.0,
+               lambda i: f"distance {t.distance[i]:g} is not positive; scored as given")
+    _note_rows(notes, path, lines, (t.onscreen != 0) & (t.onscreen != 1),
+               lambda i: f"onscreen {t.onscreen[i]} is neither 0 nor 1; scored as given, so it never matches "
+                         "a reference flag")
+
+
+def _columns(rows: list[list[str]]) -> EventTable | None:
+    """The table of data rows (each split at commas), or None when some row is blank or malformed."""
+    if not rows:
+        return EventTable()
+    if min(map(len, rows)) < 6:
+        return None
+    try:
+        f, c, s, a, d, o = list(zip(*rows))[:6]  # zip stops at the shortest row: columns after the sixth go
+        # numpy converts each str with Python's int() / float(), the official parsers (tests pin this)
+        frame, cls, source, onscreen = (np.array(col, np.int64) for col in (f, c, s, o))
+        azimuth, distance = np.array(a, np.float64), np.array(d, np.float64)
+    except (ValueError, OverflowError):
+        return None
+    if not (np.isfinite(azimuth).all() and np.isfinite(distance).all()):
+        return None
+    return EventTable(frame, cls, source, azimuth, distance, onscreen)
+
+
+def _row_problem(parts: list[str]) -> str | None:
+    """What is wrong with one data row (its comma-separated fields), or None."""
+    if len(parts) < 6:
+        return f"expected 6 columns (frame,class,source,azimuth,distance,onscreen), got {len(parts)}"
+    for col, name, kind in _COLUMNS:
+        text = parts[col].strip()
+        try:
+            value = kind(parts[col])
+        except ValueError:
+            what = "an integer literal" if kind is int else "a number"
+            return f"column {name!r} must be {what}, got {text!r}"
+        if kind is int and not -(2**63) <= value < 2**63:
+            return f"column {name!r} is out of the 64-bit integer range, got {text!r}"
+        if not math.isfinite(value):
+            return f"column {name!r} must be finite, got {text!r}"
+    return None
 
 
 def _looks_like_data(line: str) -> bool:
@@ -51,12 +135,13 @@ def _looks_like_data(line: str) -> bool:
     return True
 
 
-def read_seld_csv(path: str | Path) -> EventTable:
+def read_seld_csv(path: str | Path, notes: list[InputWarning] | None = None) -> EventTable:
     """Parse one DCASE2025 CSV with the official loader's rules (line 1 dropped, integer literals).
 
     Returns an :class:`EventTable` whose rows keep the file order (the order decides Hungarian
     tie-breaks, exactly as in the official code). Raises :class:`SeldInputError` on any malformed
-    row, naming the file and the 1-based line number.
+    row, naming the file and the 1-based line number. Rows that are read but look wrong are
+    reported in ``notes`` when given (see the module docstring).
     """
     path = Path(path)
     try:
@@ -70,49 +155,27 @@ def read_seld_csv(path: str | Path) -> EventTable:
     except (OSError, UnicodeDecodeError) as err:
         raise SeldInputError(path, f"cannot read as UTF-8 text ({err.__class__.__name__})") from None
 
-    if lines and _looks_like_data(lines[0]):
-        warnings.warn(
-            f"{path}: line 1 looks like an event, not a header; it is dropped as the official loader does",
-            HeaderLineWarning,
-            stacklevel=2,
-        )
+    found: list[InputWarning] = []
+    if not lines:
+        found.append(InputWarning(path, None, "file is empty (not even a header line); scored as no events"))
+    elif _looks_like_data(lines[0]):
+        found.append(InputWarning(path, 1, "looks like an event, not a header; dropped as the official loader does"))
 
-    ints: list[tuple[int, int, int, int]] = []
-    floats: list[tuple[float, float]] = []
-    for lineno, line in enumerate(lines[1:], start=2):
-        text = line.strip()
-        if not text:
-            continue
-        parts = text.split(",")
-        if len(parts) < 6:
-            raise SeldInputError(
-                path, f"expected 6 columns (frame,class,source,azimuth,distance,onscreen), got {len(parts)}", lineno
-            )
-        row_i = []
-        for col, name in _INT_COLUMNS:
-            try:
-                row_i.append(int(parts[col]))
-            except ValueError:
-                raise SeldInputError(
-                    path, f"column {name!r} must be an integer literal, got {parts[col].strip()!r}", lineno
-                ) from None
-        row_f = []
-        for col, name in _FLOAT_COLUMNS:
-            try:
-                value = float(parts[col])
-            except ValueError:
-                raise SeldInputError(path, f"column {name!r} must be a number, got {parts[col].strip()!r}", lineno) from None
-            if not math.isfinite(value):
-                raise SeldInputError(path, f"column {name!r} must be finite, got {parts[col].strip()!r}", lineno)
-            row_f.append(value)
-        ints.append(tuple(row_i))  # type: ignore[arg-type]
-        floats.append(tuple(row_f))  # type: ignore[arg-type]
-
-    if not ints:
-        return EventTable()
-    iarr = np.asarray(ints, dtype=np.int64)
-    farr = np.asarray(floats, dtype=np.float64)
-    return EventTable(iarr[:, 0], iarr[:, 1], iarr[:, 2], farr[:, 0], farr[:, 1], iarr[:, 3])
+    rows = [line.split(",") for line in lines[1:]]  # int() / float() ignore the spaces and the newline
+    linenos = np.arange(2, len(rows) + 2)
+    table = _columns(rows)
+    if table is None:  # a blank line (skipped) or a malformed row (an error): look row by row
+        kept = [n for n, r in enumerate(rows, start=2) if not (len(r) == 1 and r[0].isspace())]
+        for n in kept:
+            if (problem := _row_problem(rows[n - 2])) is not None:
+                raise SeldInputError(path, problem, n)
+        rows, linenos = [rows[n - 2] for n in kept], np.asarray(kept, dtype=np.int64)
+        table = _columns(rows)
+    if len(table):
+        _value_notes(found, path, table, linenos)
+    if notes is not None:
+        notes.extend(found)
+    return table
 
 
 def collect_csvs(root: str | Path, what: str) -> dict[str, Path]:

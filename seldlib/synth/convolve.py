@@ -1,4 +1,4 @@
-"""Fast time-variant convolution of a mono source with a sequence of SRIRs (synthesis.md §5.5).
+"""Fast time-variant convolution of a mono source with a sequence of SRIRs (``docs/synthesis.md#moving-sources``).
 
 Model: the source passes through IR k with a piecewise-linear "hat" weight w_k(t) that is 1 at the
 anchor time t_k and falls linearly to 0 at the neighbouring anchors (constant before the first and
@@ -17,17 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft as sfft
-
-
-def hat_weights(anchors: np.ndarray, n: int) -> np.ndarray:
-    """Interpolation weights (K, n) for anchor sample times ``anchors`` (K,), increasing.
-
-    Column sums are 1; weight k is 1 at anchors[k], linear in between, constant outside the range.
-    """
-    anchors = np.asarray(anchors, np.float64)
-    t = np.arange(n, dtype=np.float64)
-    eye = np.eye(len(anchors))
-    return np.stack([np.interp(t, anchors, eye[k]) for k in range(len(anchors))])
 
 
 def _fft_size(n: int) -> int:

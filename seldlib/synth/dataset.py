@@ -106,8 +106,9 @@ def tracks_to_table(tracks: list[EventTrack]) -> EventTable:
 
 
 @dataclass
-class Clip:
-    """One synthesised clip: stereo (2, T) float64 (peak-limited), FOA mix (4, T), labels and tracks."""
+class RenderedClip:
+    """One synthesised clip in memory (before it is written; a dataset clip on disk is
+    :class:`seldlib.layout.Clip`): stereo (2, T) float64 (peak-limited), FOA mix (4, T), labels and tracks."""
 
     stem: str
     stereo: np.ndarray
@@ -130,7 +131,7 @@ def synth_clip(
     room_numbers: list[int] | None = None,
     index: int = 0,
     keep_stems: bool = False,
-) -> Clip:
+) -> RenderedClip:
     """Sample, render and convert one clip (no files written)."""
     room_index = int(rng.integers(len(rooms)))
     room = rooms[room_index]
@@ -144,11 +145,11 @@ def synth_clip(
     tracks = event_tracks(plan, view)
     number = room_numbers[room_index] if room_numbers is not None else room_index + 1
     stems = [s * gain for s in rendered.stems]
-    return Clip(clip_stem(fold, number, index, view), stereo * gain, rendered.foa * gain, tracks_to_table(tracks),
-                tracks, plan, view, room_index, gain, stems)
+    return RenderedClip(clip_stem(fold, number, index, view), stereo * gain, rendered.foa * gain,
+                        tracks_to_table(tracks), tracks, plan, view, room_index, gain, stems)
 
 
-def _tracks_json(clip: Clip) -> dict:
+def _tracks_json(clip: RenderedClip) -> dict:
     return {
         "stem": clip.stem, "view_deg": clip.view_deg, "room_index": clip.room_index, "gain": clip.gain,
         "events": [
@@ -160,7 +161,7 @@ def _tracks_json(clip: Clip) -> dict:
     }
 
 
-def write_clip(root: Path, split: str, clip: Clip, make_video: bool, seed: int) -> None:
+def write_clip(root: Path, split: str, clip: RenderedClip, make_video: bool, seed: int) -> None:
     """Write WAV, CSV, tracks JSON (and MP4) of ``clip`` atomically under ``root``."""
     wav = root / "stereo_dev" / split / f"{clip.stem}.wav"
     with atomic_path(wav) as tmp:

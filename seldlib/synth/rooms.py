@@ -3,7 +3,7 @@
 * :class:`Room`: ``irs`` (M, 4, N) float32 FOA SRIRs (W, Y, Z, X; ACN/SN3D), ``positions`` (M, 3)
   metres relative to the microphone (x front, y left, z up), sample rate.
 * :func:`write_sofa` / :func:`load_sofa`: the SOFA "SingleRoomSRIR" layout SpatialScaper uses
-  (synthesis.md §2.2): ``Data.IR`` (M, R, N), ``Data.SamplingRate`` (I), ``SourcePosition`` (M, C)
+  (``docs/synthesis.md#rooms``): ``Data.IR`` (M, R, N), ``Data.SamplingRate`` (I), ``SourcePosition`` (M, C)
   mic-relative cartesian metres. Written and read with h5py (SOFA files are netCDF4 = HDF5), so
   SpatialScaper-prepared real rooms (TAU-SRIR DB ``*_foa.sofa``) load through the same function.
 * :func:`simulate_room`: a vectorised image-source model of a shoebox (own implementation) for the
@@ -31,10 +31,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from seldlib.atomic import atomic_path
+from seldlib.audio import resample_audio
 from seldlib.constants import SAMPLE_RATE
 from seldlib.errors import SeldInputError
 
@@ -53,14 +53,6 @@ class Room:
     irs: np.ndarray
     positions: np.ndarray
     sr: int = SAMPLE_RATE
-
-    @property
-    def n_positions(self) -> int:
-        return int(self.irs.shape[0])
-
-    def polar(self) -> np.ndarray:
-        """(M, 3) azimuth deg (+ = left), elevation deg (+ = up), distance m of every grid position."""
-        return cart_to_polar(self.positions)
 
 
 @dataclass
@@ -300,7 +292,8 @@ def load_sofa(path: str | Path, sr: int = SAMPLE_RATE) -> Room:
 
     Reads ``Data.IR`` (M, R, N), ``Data.SamplingRate`` and ``SourcePosition`` (M, 3), cartesian metres
     relative to the mic, or spherical (azimuth deg, elevation deg, radius m) if its ``Type`` says so.
-    IRs are resampled to ``sr`` when needed. Raises :class:`SeldInputError` naming the file.
+    IRs are resampled to ``sr`` when needed (:func:`seldlib.audio.resample_audio`). Raises
+    :class:`SeldInputError` naming the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -334,11 +327,10 @@ def load_sofa(path: str | Path, sr: int = SAMPLE_RATE) -> Room:
     if file_sr <= 0:
         raise SeldInputError(path, f"Data.SamplingRate must be > 0, got {file_sr}")
     if int(round(file_sr)) != sr:
-        from math import gcd
-
-        fs = int(round(file_sr))
-        g = gcd(sr, fs)
-        irs = resample_poly(irs, sr // g, fs // g, axis=-1).astype(np.float32)
+        try:
+            irs = resample_audio(irs, int(round(file_sr)), sr)
+        except ValueError as err:
+            raise SeldInputError(path, str(err)) from None
     return Room(name, irs, pos, sr)
 
 

@@ -1,4 +1,5 @@
-"""Scene sampling and rendering, SpatialScaper's method (synthesis.md §1) with its quirks fixed.
+"""Scene sampling and rendering, SpatialScaper's method (Roman et al., ICASSP 2024; ``iranroman/SpatialScaper``,
+``spatialscaper/core.py``) with its quirks fixed (``docs/synthesis.md#scene-sampling``).
 
 Sampling (:func:`sample_scene`), all from one seeded ``np.random.Generator``:
 

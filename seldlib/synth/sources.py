@@ -5,9 +5,10 @@ peak-normalised to 1 (as SpatialScaper does on load):
 
 * :class:`ProceduralBank`: offline default. Every call draws fresh random parameters from ``rng``
   (durations, pitches, formant targets, rhythms, timbre variants), so no two events are alike and a
-  model has to learn spectro-temporal patterns, not a single frequency. Recipes follow synthesis.md §5.3.
+  model has to learn spectro-temporal patterns, not a single frequency (``docs/synthesis.md#sound-sources``).
 * :class:`FolderBank`: the real path, a SpatialScaper/FSD50K tree ``<root>/<classFolder>/<split>/**``
-  (folder names as in synthesis.md §3.2). A uniform file is drawn and its first ``max_seconds`` used.
+  (SpatialScaper's class folder names, ``scripts/prepare_fsd50k_fma.py``). A uniform file is drawn
+  and its first ``max_seconds`` used.
 
 Leading and trailing near-silence is trimmed from every source, so the labelled span (the whole dry
 signal) starts and ends with sound.
@@ -19,8 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-from scipy.signal import butter, resample_poly, sosfilt
+from scipy.signal import butter, sosfilt
 
 from seldlib.constants import N_CLASSES, SAMPLE_RATE
 from seldlib.errors import SeldInputError
@@ -35,7 +35,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 # Duration range (seconds) per class for procedural events.
 DURATIONS: tuple[tuple[float, float], ...] = (
     (1.0, 4.0), (1.0, 4.0), (0.8, 3.0), (1.5, 4.0), (0.8, 3.0), (1.5, 4.0), (1.5, 4.0),
-    (0.6, 2.0), (2.0, 4.5), (1.0, 4.0), (1.5, 4.0), (1.0, 3.5), (0.4, 1.5),
+    (0.8, 2.5), (2.0, 4.5), (1.0, 4.0), (1.5, 4.0), (1.0, 3.5), (0.4, 1.5),
 )
 
 
@@ -275,31 +275,45 @@ def _footsteps(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _door(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A door or cupboard opened or closed over the whole ``n`` samples, as in real recordings:
+    handle/latch clicks, a hinge creak through the swing, then a slam or a soft latch."""
     out = np.zeros(n)
-    variant = rng.integers(3)  # 0 creak + slam, 1 slam + latch, 2 cupboard: short creak + light thump
+    cupboard = rng.random() < 1 / 3
+    soft = cupboard or rng.random() < 0.4  # a soft close (latch click, light thump) or a slam
+    tau = 0.02 if soft else rng.uniform(0.03, 0.08)
+    n_close = int(0.25 * SR)
+    n_ring = int(4.6 * tau * SR)  # the close is audible until it is 40 dB down
     pos = 0
-    if variant in (0, 2):
-        nc = min(n, int(rng.uniform(0.3, 1.0 if variant == 0 else 0.5) * SR))
-        rate = np.linspace(rng.uniform(30, 60), rng.uniform(120, 220), nc) * (1 + 0.15 * _smooth_random(nc, 4, rng))
-        phase = np.cumsum(rate) / SR
-        pulses = np.diff(np.floor(phase), prepend=0.0) * rng.uniform(0.5, 1.0, nc)
-        creak = sum(_resonance(pulses, f, 15) for f in rng.uniform(500, 2000, 3))
-        creak *= _adsr(nc, 0.05, 0.05)
-        _add(out, creak / (np.abs(creak).max() + 1e-9) * rng.uniform(0.4, 0.8), 0)
-        pos = nc
-    nt = int(0.3 * SR)
-    tt = np.arange(nt) / SR
-    f_mode = rng.uniform(80, 150)
-    thud = np.sin(2 * np.pi * f_mode * tt) * _decay(nt, rng.uniform(0.03, 0.08))
-    burst = _lowpass(rng.standard_normal(nt), rng.uniform(1500, 4000)) * _decay(nt, 0.01)
-    slam = thud + burst * (0.4 if variant == 2 else 0.8)
-    if variant == 1:  # latch click before the slam
+    if rng.random() < 0.7:  # the handle turns: two latch clicks 40-120 ms apart
         nl = int(0.004 * SR)
-        latch = np.zeros(int(0.06 * SR))
-        latch[:nl] = _highpass(rng.standard_normal(nl), 2000)
-        _add(out, latch * 0.5, pos)
-        pos += len(latch)
-    _add(out, slam * (0.4 if variant == 2 else 1.0), pos)
+        for k in range(2):
+            click = _highpass(rng.standard_normal(nl), 2000) * rng.uniform(0.3, 0.6)
+            _add(out, click, pos)
+            pos += int(rng.uniform(0.04, 0.12) * SR) if k == 0 else nl
+    # Hinge creak (stick-slip): a pulse train gliding in rate through hinge resonances, with a
+    # swelling level as the swing speeds up and slows down; it fills the time up to the close.
+    nc = max(int(0.3 * SR), n - n_ring - pos)
+    rate = np.linspace(rng.uniform(30, 60), rng.uniform(120, 220), nc)
+    if rng.random() < 0.5:
+        rate = rate[::-1]
+    rate *= 1 + 0.15 * _smooth_random(nc, 4, rng)
+    phase = np.cumsum(rate) / SR
+    pulses = np.diff(np.floor(phase), prepend=0.0) * rng.uniform(0.5, 1.0, nc)
+    lo, hi = (900, 3000) if cupboard else (400, 2000)
+    creak = sum(_resonance(pulses, f, 15) for f in rng.uniform(lo, hi, 3))
+    creak *= _adsr(nc, 0.05, 0.05) * (0.5 + 0.5 * np.abs(_smooth_random(nc, 2, rng)))
+    _add(out, creak / (np.abs(creak).max() + 1e-9) * rng.uniform(0.4, 0.8), pos)
+    pos += nc
+    tt = np.arange(n_close) / SR
+    if soft:
+        nl = int(0.004 * SR)
+        close = np.sin(2 * np.pi * rng.uniform(150, 300) * tt) * _decay(n_close, tau) * 0.3
+        close[:nl] += _highpass(rng.standard_normal(nl), 2000)
+        close *= rng.uniform(0.5, 0.8)
+    else:  # the door leaf's low mode and a broadband burst
+        close = np.sin(2 * np.pi * rng.uniform(80, 150) * tt) * _decay(n_close, tau)
+        close += _lowpass(rng.standard_normal(n_close), rng.uniform(1500, 4000)) * _decay(n_close, 0.01) * 0.8
+    _add(out, close, pos)  # what rings on past ``n`` is below -40 dB and cut
     return out
 
 
@@ -503,18 +517,15 @@ class FolderBank:
 
 
 def load_source(path: str | Path, max_seconds: float) -> np.ndarray:
-    """Read one source file as mono 24 kHz float32, first ``max_seconds``, peak 1."""
-    path = Path(path)
-    try:
-        x, fs = sf.read(path, dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise SeldInputError(path, f"cannot read audio ({err})") from None
-    x = x.mean(axis=1)
-    if fs != SR:
-        from math import gcd
+    """Read one source file as mono 24 kHz float32, first ``max_seconds``, peak 1.
 
-        g = gcd(SR, int(fs))
-        x = resample_poly(x, SR // g, int(fs) // g)
+    Read by :func:`seldlib.audio.load_audio` (so a missing, truncated or non-finite file raises
+    :class:`SeldInputError` naming it) and resampled by :func:`seldlib.audio.resample_audio`.
+    """
+    from seldlib.audio import load_audio
+
+    path = Path(path)
+    x = load_audio(path, sample_rate=SR, channels=None, resample=True).mean(axis=0, dtype=np.float64)
     n_max = int(max_seconds * SR)
     if len(x) > n_max:
         x = x[:n_max].copy()

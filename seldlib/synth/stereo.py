@@ -1,4 +1,6 @@
-"""FOA -> stereo conversion and the matching label transform (DCASE2025 recipe, synthesis.md §4.1).
+"""FOA -> stereo conversion and the matching label transform (DCASE2025 recipe of
+``generate_stereo_seld_data.py`` in ``SonyResearch/dcase2025_stereo_seld_data_generator``;
+``docs/synthesis.md#foa-to-stereo``).
 
 Conventions: azimuth in degrees, positive = left (counter-clockwise seen from above), 0 = front /
 video centre; elevation positive up. FOA channel order W, Y, Z, X (ACN) with SN3D gains
@@ -32,7 +34,6 @@ __all__ = [
     "foa_to_stereo",
     "relative_azimuth",
     "is_onscreen",
-    "vertical_fov_deg",
     "fold_azimuth",
 ]
 
@@ -50,9 +51,7 @@ def rotate_foa(foa: np.ndarray, view_deg: float) -> np.ndarray:
 
 def foa_to_stereo(foa: np.ndarray, view_deg: float = 0.0) -> np.ndarray:
     """FOA (4, T) -> stereo (2, T): ch0 = L = W + Y', ch1 = R = W - Y' after rotation by ``view_deg``."""
-    psi = np.deg2rad(view_deg)
-    w, y, _z, x = foa
-    y_rot = np.sin(psi) * x + np.cos(psi) * y
+    w, y_rot = rotate_foa(foa, view_deg)[:2]
     return np.stack([w + y_rot, w - y_rot])
 
 
@@ -60,11 +59,6 @@ def relative_azimuth(az_deg: np.ndarray | float, view_deg: float) -> np.ndarray:
     """Camera-relative, unfolded azimuth wrap(az + view) in (-180, 180] degrees."""
     a = (np.asarray(az_deg, np.float64) + view_deg) % 360.0  # [0, 360)
     return np.where(a > 180.0, a - 360.0, a)
-
-
-def vertical_fov_deg(hfov_deg: float = VIDEO_HFOV_DEG, width: int = VIDEO_WIDTH, height: int = VIDEO_HEIGHT) -> float:
-    """Vertical FOV of a rectilinear camera with square pixels: 2 atan(tan(hfov/2) H/W)."""
-    return float(np.rad2deg(2 * np.arctan(np.tan(np.deg2rad(hfov_deg) / 2) * height / width)))
 
 
 def is_onscreen(

@@ -49,7 +49,6 @@ __all__ = [
     "GLYPH_NAMES",
     "VideoTrack",
     "focal_length_px",
-    "glyph_mask",
     "is_in_frame",
     "project",
     "render_frames",
@@ -239,14 +238,6 @@ def _shape(cls: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     if cls == 12:  # hourglass (two triangles meeting at the centre)
         return (av_ >= au) & (av_ <= 0.9)
     raise SeldInputError(None, f"class index {cls} outside 0..{N_CLASSES - 1}")
-
-
-def glyph_mask(cls: int, radius: float, size: int | None = None) -> np.ndarray:
-    """Glyph of ``cls`` rasterised on a centred (size, size) grid (default size 2*ceil(r)+1); bool."""
-    if size is None:
-        size = 2 * int(np.ceil(radius)) + 1
-    c = np.arange(size, dtype=np.float64) + 0.5 - size / 2.0
-    return _shape(int(cls), c[None, :] / radius, c[:, None] / radius)
 
 
 def _draw(frame: np.ndarray, cls: int, xc: float, yc: float, radius: float) -> None:
