@@ -2,7 +2,7 @@
 SpatialScaper's STFT/CTF moving-source convolution (``perform_time_variant_convolution`` in
 ``spatialscaper/spatialize.py``; ``docs/synthesis.md#moving-sources``), plus end-to-end clip throughput.
 
-Usage: python benchmarks/bench_synth.py [--clips60 3] [--clips5 40] [--seed 0]
+Usage: python benchmarks/bench_synth.py [--clips60 3] [--clips5 40] [--seed 0] [--real-clips 60] [--only-real]
 
 Sections
 1. 60-s protocol (the scene statistics of SpatialScaper's ``example_generation.py``): 60-s scenes with
@@ -11,12 +11,20 @@ Sections
 2. 5-s clips as the generator makes them (procedural sources, room noise, stereo, labels; no file I/O):
    clips/s and real-time factor (audio seconds per wall second) in one process.
 3. Room simulation time (default train/test/synth rooms).
+4. The paper's scale (``synth.source: fsd50k``): ``generate_split`` as the synth stage runs it, files
+   written, with FSD50K-like sources (a FolderBank tree of 24-kHz mono WAVs, 0.3-30 s, log-uniform like
+   FSD50K clip lengths) in a TAU-sized SOFA room (6480 positions x 4 x 7200 taps, 746 MB, read lazily)
+   over a recorded-style FLAC ambience; one process, then one per core. Reports clips/s per core and the
+   estimated time for 30,000 clips on 16 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -120,12 +128,87 @@ def time_protocol(room, n_clips: int, seed: int, moving_prob: float, run_ctf: bo
     return ours / n_clips, ref / n_clips, n_events / n_clips, n_moving / n_clips
 
 
+def tau_sized_room(folder: Path, seed: int) -> Path:
+    """A SOFA room of TAU-SRIR DB size (circular room: 2 ranges x 9 heights x 360 points, 7200 taps) with a
+    60-s FOA ambience beside it, written a trajectory at a time. IR content does not change the cost."""
+    import soundfile as sf
+
+    from seldlib.synth.rooms import AMBIENCE_SUFFIX, sofa_writer
+
+    rng = np.random.default_rng(seed)
+    az = np.deg2rad(np.arange(360.0))
+    pos = np.concatenate([np.stack([d * np.cos(az), d * np.sin(az), np.full(360, h)], axis=1)
+                          for d in (1.5, 3.0) for h in np.linspace(-1.2, 1.2, 9)])  # fmt: skip
+    decay = np.exp(-np.arange(7200) / (0.08 * SR)).astype(np.float32)
+    path = folder / "tau_sized_foa.sofa"
+    with sofa_writer(path, "tau_sized", pos, 7200) as ir:
+        for s in range(0, len(pos), 360):
+            ir[s:s + 360] = rng.standard_normal((360, 4, 7200)).astype(np.float32) * decay
+    amb = rng.standard_normal((60 * SR, 4)) * [0.02, 0.01, 0.008, 0.012]
+    sf.write(folder / f"tau_sized_foa{AMBIENCE_SUFFIX}", amb, SR, subtype="PCM_24", format="FLAC")
+    return path
+
+
+def fsd50k_like_tree(folder: Path, seed: int, per_class: int = 8) -> Path:
+    """``<class>/train/<label>/<n>.wav``: band-limited noise bursts, lengths log-uniform in 0.3-30 s."""
+    import soundfile as sf
+    from scipy.signal import butter, sosfilt
+
+    from seldlib.synth.sources import FOLDER_NAMES
+
+    rng = np.random.default_rng(seed)
+    for c, cls in enumerate(FOLDER_NAMES):
+        d = folder / cls / "train" / "Label"
+        d.mkdir(parents=True)
+        for k in range(per_class):
+            n = int(np.exp(rng.uniform(np.log(0.3), np.log(30.0))) * SR)
+            x = sosfilt(butter(2, [200 + 300 * c, 800 + 600 * c], btype="band", fs=SR, output="sos"),
+                        rng.standard_normal(n))
+            x *= 0.3 / np.abs(x).max()
+            sf.write(d / f"{k}.wav", x, SR, subtype="PCM_16")
+    return folder
+
+
+def bench_real_scale(n_clips: int, seed: int) -> None:
+    from seldlib.synth.dataset import generate_split
+    from seldlib.synth.sources import FolderBank
+
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t = time.perf_counter()
+        room = tau_sized_room(tmp, seed)
+        bank = FolderBank(fsd50k_like_tree(tmp / "sources", seed), "train")
+        print(f"  TAU-sized room {room.stat().st_size / 1e6:.0f} MB + 104 sources written in "
+              f"{time.perf_counter() - t:.1f} s (excluded)")
+        generate_split(tmp / "warm", "dev-train-synth", 2, [room], 1, seed, bank, progress=False)  # imports, page cache
+        rates = {}
+        for workers in sorted({1, cores}):
+            t = time.perf_counter()
+            generate_split(tmp / f"out{workers}", "dev-train-synth", n_clips, [room], 1, seed, bank, workers=workers,
+                           progress=False)  # fmt: skip
+            dt = time.perf_counter() - t
+            rates[workers] = n_clips / dt
+            print(f"  {workers} process(es): {n_clips} clips in {dt:.1f} s = {rates[workers]:.2f} clips/s, "
+                  f"{rates[workers] / workers:.2f} clips/s per core")
+    per_core = rates[cores] / cores
+    print(f"  estimate for 30,000 clips on 16 cores at {per_core:.2f} clips/s per core "
+          f"({cores}-core scaling {rates[cores] / (cores * rates[1]):.0%}): {30000 / (16 * per_core) / 60:.0f} min")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips60", type=int, default=3)
     ap.add_argument("--clips5", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--real-clips", type=int, default=60, help="clips per measurement of section 4")
+    ap.add_argument("--only-real", action="store_true", help="run section 4 only")
     args = ap.parse_args()
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.only_real:
+        print("\n4) paper scale: FSD50K-like sources in a TAU-sized room, files written")
+        bench_real_scale(args.real_clips, args.seed)
+        return
 
     # sanity: the reference and ours agree roughly on a moving event (same physical model, CTF approx.)
     spec = RoomSpec("bench_room", (14.0, 10.0, 4.5), 0.6, (7.2, 4.8, 1.7), az_step_deg=5.0,
@@ -167,6 +250,9 @@ def main() -> None:
             t = time.perf_counter()
             r = simulate_room(s, args.seed)
             print(f"  {s.name:22s} {r.irs.shape[0]:4d} positions x {r.irs.shape[2]:5d} taps: {time.perf_counter() - t:.2f} s")
+
+    print("\n4) paper scale: FSD50K-like sources in a TAU-sized room, files written")
+    bench_real_scale(args.real_clips, args.seed)
 
 
 if __name__ == "__main__":

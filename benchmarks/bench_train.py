@@ -17,23 +17,26 @@ import torch
 import yaml
 
 from seldlib.labels import ClipLabels, encode_labels
-from seldlib.metadata import EventTable
+from seldlib.metadata import EventTable, format_metadata_csv
 from seldlib.models import build_model, count_parameters
 from seldlib.train import TrainConfig, train
 from seldlib.trainset import TensorSet
 
 
 def fake_set(n: int, seed: int) -> TensorSet:
+    """``n`` clips of random features with 3 events each; the level and reference CSVs validation reads."""
     rng = np.random.default_rng(seed)
-    labels = []
+    tables = []
     for _ in range(n):
         rows = [(t, c, 0, float(rng.integers(-90, 91)), float(rng.integers(50, 600)), 0)
                 for c in rng.choice(13, 3, replace=False) for t in range(int(rng.integers(0, 20)), 50)]
-        labels.append(encode_labels(EventTable(*zip(*rows))))
-    tensors = {"features": torch.from_numpy(rng.standard_normal((n, 2, 251, 64)).astype(np.float32))}
+        tables.append(EventTable(*zip(*rows)))
+    labels = [encode_labels(t) for t in tables]
+    tensors = {"features": torch.from_numpy(rng.standard_normal((n, 2, 251, 64)).astype(np.float32)),
+               "level_dbfs": torch.full((n, 50), -30.0)}
     for f in ClipLabels.FIELDS:
         tensors[f] = torch.from_numpy(np.stack([getattr(x, f) for x in labels]))
-    return TensorSet([f"c{i}" for i in range(n)], tensors)
+    return TensorSet([f"c{i}" for i in range(n)], tensors, [format_metadata_csv(t) for t in tables])
 
 
 def main() -> None:

@@ -5,10 +5,22 @@ from __future__ import annotations
 import torch
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; an explicit ``"cuda[:N]"`` without CUDA is an error."""
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; an explicit ``"cuda[:N]"`` without CUDA is an error.
+
+    ``local_rank``: this process's index on its node under ``torchrun``; a GPU device then becomes
+    ``cuda:<local_rank>`` (one GPU per process), and naming a GPU index is an error.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    elif name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
+    device = torch.device(name)
+    if local_rank is None or device.type != "cuda":
+        return device
+    if device.index is not None:
+        raise RuntimeError(f"device {name!r} names one GPU, but every process of a data-parallel run takes its own "
+                           "(use 'cuda' or 'auto')")
+    if local_rank >= torch.cuda.device_count():
+        raise RuntimeError(f"process {local_rank} on this node has no GPU: {torch.cuda.device_count()} visible")
+    return torch.device("cuda", local_rank)

@@ -62,6 +62,8 @@ def _load_clip(clip: Clip, n_samples: int, n_frames: int) -> tuple[np.ndarray, d
     labels = None
     if clip.labels is not None:
         labels = encode_labels(read_metadata_csv(clip.labels, n_frames=n_frames), n_frames=n_frames).as_dict()
+        # the file as it is, so that validation reads it with the official loader's rules, as evaluation does
+        labels["reference_csv"] = Path(clip.labels).read_text(encoding="utf-8")
     return wave, labels
 
 
@@ -145,6 +147,7 @@ def write_feature_store(
         label_ds = {k: _create(h5, k, (n, *v.shape), np.float32, compress=True) for k, v in zero.items()}
         # input level per label frame: inference reports no event on digital silence (seldlib.silence)
         levels = _create(h5, "level_dbfs", (n, n_label_frames), np.float32, compress=False)
+        references = h5.create_dataset("reference_csv", shape=(n,), dtype=_STR, track_times=False)
 
         bar = tqdm(total=n, desc=f"features {Path(out_path).name}", unit="clip", disable=not progress)
         with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
@@ -158,6 +161,10 @@ def write_feature_store(
                     levels[start:stop] = frame_levels_dbfs(wave.numpy(), n_label_frames)
                     for key, ds in label_ds.items():
                         ds[start:stop] = np.stack([(lab if lab is not None else zero)[key] for _, lab in loaded])
+                    # one write per clip: the string heap's layout then depends on the clip order only,
+                    # not on the (untracked) batch size
+                    for i, (_, lab) in enumerate(loaded, start=start):
+                        references[i] = lab["reference_csv"] if lab is not None else ""
                     bar.update(stop - start)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)

@@ -378,6 +378,8 @@ SEED = Int(ge=0)
 WORKERS = Int(ge=1)
 PROB = Number(ge=0, le=1)
 THRESHOLD = Number(gt=0, lt=1, note="a posterior threshold outside (0, 1) never or always fires")
+URL = Text(r"https?://\S+", "an http(s) URL")
+SHA1 = Text(r"[0-9a-f]{40}", "a SHA-1 checksum (40 lower-case hex digits)")
 NAME = Text(r"(?!ensemble$)[A-Za-z0-9_-]+", "a name of letters, digits, _ and - other than 'ensemble'")
 DIRECTION_PARTNERS = tuple(sorted({spec.direction_partner for spec in KINDS.values() if spec.direction_partner}))
 ROLES = tuple(sorted({role for roles in SPLITS.values() for role in roles}))
@@ -417,7 +419,7 @@ def schema(model_check: ModelCheck | None = None) -> Section:
             "seed": SEED,
             "workers": WORKERS,
             "mini": Section({"n_train": Int(ge=1), "n_val": Int(ge=1), "n_test": Int(ge=1), "video_clips": Int(ge=0)}),
-            "dcase2025": Section({"base_url": Text(r"https?://\S+", "an http(s) URL"), "video": Flag()}),
+            "dcase2025": Section({"base_url": URL, "video": Flag()}),
         }),
         "validation": Section({
             "source": OneOf(VALIDATION_SOURCES),
@@ -434,8 +436,16 @@ def schema(model_check: ModelCheck | None = None) -> Section:
             "source": OneOf(("procedural", "fsd50k")),
             "n_clips": Int(ge=1),
             "seed": SEED,
-            "workers": WORKERS,
-            "fsd50k": Section({"sources": Text(), "rooms": Text()}),
+            "workers": Int(ge=0),  # 0: one per CPU core
+            "fsd50k": Section({
+                "base_url": URL,
+                "fma_url": URL,
+                "fma_sha1": Section({"metadata": SHA1, "small": SHA1}),
+                "max_missing": Int(ge=0),
+                "music_per_genre": Int(ge=1),
+                "music_train_share": Number(gt=0, le=1),
+                "split_seed": SEED,
+            }),
         }),
         "features": Section({
             "audio": Section({
@@ -465,6 +475,10 @@ def schema(model_check: ModelCheck | None = None) -> Section:
             "amp": Flag(),
             "val_every": Int(ge=1),
             "checkpoint_every": Int(ge=1),
+            "nproc": Int(ge=1),
+            "sync_bn": Flag(),
+            "loader": OneOf(("auto", "memory", "stream")),  # = seldlib.trainset.LOADERS
+            "workers": Int(ge=0),
         }),
         "models": MapOf(NAME, model_entry(model_check), min_len=1),
         "ensemble": Section({

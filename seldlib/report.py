@@ -12,6 +12,7 @@ Command line (run by hand after ``dvc repro``; the stage itself never edits READ
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Mapping
@@ -67,6 +68,8 @@ DATA_LABELS: dict[str, str] = {
 
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
+TIME_START = "<!-- repro-time:start -->"
+TIME_END = "<!-- repro-time:end -->"
 
 _METRICS = ("F", "DOAE", "RDE", "DistE", "OSA")
 _COUNTERS = ("TP", "FP", "FP_spatial", "FN", "n_matched", "n_ref", "n_pred")
@@ -193,25 +196,40 @@ def results_table(scores: Mapping[str, SeldScores], info: SystemInfo, data_label
     return "\n".join(lines) + "\n"
 
 
-def replace_between_markers(text: str, new: str, source: str | Path | None = None) -> str:
-    """``text`` with everything between :data:`README_START` and :data:`README_END` replaced by ``new``.
+def replace_between_markers(text: str, new: str, source: str | Path | None = None,
+                            markers: tuple[str, str] = (README_START, README_END)) -> str:
+    """``text`` with everything between the ``markers`` (by default :data:`README_START` and
+    :data:`README_END`) replaced by ``new``.
 
     The markers stay; exactly one of each, start before end, else :class:`SeldInputError`.
     """
-    n_start, n_end = text.count(README_START), text.count(README_END)
+    start, end = markers
+    n_start, n_end = text.count(start), text.count(end)
     if n_start != 1 or n_end != 1:
         raise SeldInputError(
-            source, f"needs exactly one {README_START!r} and one {README_END!r} marker, found {n_start} and {n_end}"
+            source, f"needs exactly one {start!r} and one {end!r} marker, found {n_start} and {n_end}"
         )
-    i, j = text.index(README_START), text.index(README_END)
+    i, j = text.index(start), text.index(end)
     if j < i:
-        raise SeldInputError(source, f"{README_END!r} comes before {README_START!r}")
+        raise SeldInputError(source, f"{end!r} comes before {start!r}")
     body = new.strip("\n")
-    return text[: i + len(README_START)] + "\n" + body + "\n" + text[j:]
+    return text[: i + len(start)] + "\n" + body + "\n" + text[j:]
 
 
-def update_readme_results(readme_path: str | Path, results_md: str | Path) -> None:
-    """Put the table in file ``results_md`` between the results markers of ``readme_path`` (atomically)."""
+def repro_time_sentence(timing: Mapping[str, Any]) -> str:
+    """The README's sentence on how long `dvc repro` took, from ``benchmarks/bench_repro.py``'s JSON."""
+    stages = timing["stages_s"]
+    train = sum(v for k, v in stages.items() if k.startswith("train@"))
+    load = timing["load_average_1min"]
+    return (f"A fresh clone's `dvc repro` took {timing['total_s'] / 60:.1f} minutes (training "
+            f"{train / 60:.1f} of them) on {timing['cpu']} (load average {load[0]:.1f} → {load[1]:.1f}; "
+            f"commit {timing['commit']}, measured with `python benchmarks/bench_repro.py`, stage by stage "
+            "in `metrics/repro_time.json`); it needs no network.")
+
+
+def update_readme_results(readme_path: str | Path, results_md: str | Path, repro_time: str | Path | None = None) -> None:
+    """Put the table in file ``results_md`` between the results markers of ``readme_path``, and the
+    measured pipeline time of ``repro_time`` (JSON) between the time markers (atomically)."""
     readme_path, results_md = Path(readme_path), Path(results_md)
     texts = []
     for p in (readme_path, results_md):
@@ -220,6 +238,12 @@ def update_readme_results(readme_path: str | Path, results_md: str | Path) -> No
         except FileNotFoundError:
             raise SeldInputError(p, "file not found") from None
     new = replace_between_markers(texts[0], texts[1], readme_path)
+    if repro_time is not None:
+        try:
+            timing = json.loads(Path(repro_time).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SeldInputError(repro_time, "file not found (run python benchmarks/bench_repro.py)") from None
+        new = replace_between_markers(new, repro_time_sentence(timing), readme_path, (TIME_START, TIME_END))
     if new != texts[0]:  # unchanged README keeps its mtime
         write_text_atomic(readme_path, new)
 
@@ -336,6 +360,55 @@ def plot_summary(scores: Mapping[str, SeldScores], info: SystemInfo, path: str |
     _save(fig, path)
 
 
+def _read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(step, value)`` columns of a DVCLive metric file, or None when it is absent or empty."""
+    if not path.is_file():
+        return None
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+    if not rows:
+        return None
+    data = np.array([[float(r[0]), float(r[1])] for r in rows])
+    return data[:, 0], data[:, 1]
+
+
+def plot_training_curves(live_dir: str | Path, path: str | Path, title: str) -> None:
+    """Training loss and learning rate (left) and the validation scores (right) of one training run,
+    from its DVCLive files (``<live_dir>/plots/metrics/{train,val}/*.tsv``): the same curves the DVC
+    plots page would draw, as a PNG that needs no network to view."""
+    metrics = Path(live_dir) / "plots" / "metrics"
+    fig = _figure(11.0, 4.0)
+    ax_loss, ax_val = fig.subplots(1, 2)
+    loss = _read_tsv(metrics / "train" / "loss.tsv")
+    if loss is not None:
+        ax_loss.plot(*loss, color="C0", lw=1.0, label="loss")
+        ax_loss.set_yscale("log")
+    lr = _read_tsv(metrics / "train" / "lr.tsv")
+    if lr is not None:
+        ax_lr = ax_loss.twinx()
+        ax_lr.plot(*lr, color="C7", lw=1.0, ls="--", label="learning rate")
+        ax_lr.set_ylabel("learning rate")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("training loss")
+    ax_loss.grid(alpha=0.3)
+    for k, name in enumerate(("F", "DOAE", "RDE")):
+        curve = _read_tsv(metrics / "val" / f"{name}.tsv")
+        if curve is None:
+            continue
+        axis = ax_val if name == "F" else ax_val.twinx() if name == "DOAE" else None
+        if axis is None:
+            continue  # two y axes at most: F and DOAE
+        axis.plot(*curve, marker="o", ms=3, color=f"C{k + 1}", label=f"validation {name}")
+        axis.set_ylabel("F(20°,1)" if name == "F" else "DOAE (°)")
+    ax_val.set_xlabel("step")
+    ax_val.set_ylim(0, 1)
+    ax_val.grid(alpha=0.3)
+    handles = [h for ax in fig.axes for h in ax.get_lines()]
+    ax_val.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def track_clips(refs: Mapping[str, EventTable], n: int) -> list[str]:
     """The ``n`` clips with the most reference events (ties: by name) -- deterministic plot choice."""
     order = sorted(refs, key=lambda name: (-len(refs[name]), name))
@@ -349,13 +422,15 @@ def track_clips(refs: Mapping[str, EventTable], n: int) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m seldlib.report",
-        description="Copy the generated results table into README.md between the results markers.",
+        description="Copy the generated results table (and the measured pipeline time) into README.md "
+                    "between their markers.",
     )
     ap.add_argument("--readme", default="README.md", type=Path)
     ap.add_argument("--results", default="metrics/results.md", type=Path)
+    ap.add_argument("--repro-time", default=None, type=Path, help="metrics/repro_time.json (benchmarks/bench_repro.py)")
     args = ap.parse_args(argv)
     try:
-        update_readme_results(args.readme, args.results)
+        update_readme_results(args.readme, args.results, args.repro_time)
     except SeldInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

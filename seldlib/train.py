@@ -1,12 +1,17 @@
 """Training loop for the Track A models: Adam, tri-stage learning rate, augmentation, validation with
-the official metrics, best-checkpoint selection, interruption-safe resume.
+the official metrics, best-checkpoint selection, interruption-safe resume, data-parallel processes.
 
-The loop works on in-memory tensors (:mod:`seldlib.trainset`); batches come from a permutation drawn
-from ``(seed, epoch)`` so a resumed run sees exactly the batches an uninterrupted one would. Every
-``checkpoint_every`` steps the whole training state (weights, optimiser, RNG, best model so far and
-the history of every logger call) is saved to the resume file; a rerun with the same config and data
-continues from it and first replays the history into the logger, so its log equals an uninterrupted
-run's as well as its model.
+Batches come from a permutation drawn from ``(seed, epoch)`` (:class:`Planner`), so
+a resumed run sees exactly the batches an uninterrupted one would; the rows are held in memory or
+streamed from the feature stores (:func:`seldlib.trainset.prepare`). Every ``checkpoint_every`` steps
+the whole training state (weights, optimiser, RNG, best model so far and the history of every logger
+call) is saved to the resume file; a rerun with the same config and data continues from it and first
+replays the history into the logger, so its log equals an uninterrupted run's as well as its model.
+
+Under ``torchrun`` (``docs/training.md``) each of ``nproc`` processes computes its equal share of every
+global batch of ``batch_size`` clips through ``DistributedDataParallel`` (gradients averaged), so the
+batch and learning rate mean what they mean for one process; with ``sync_bn`` batch-norm statistics
+also cover the global batch. Rank 0 alone validates, logs and writes files.
 """
 
 from __future__ import annotations
@@ -19,19 +24,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from seldlib import distributed
+from seldlib.augment import INPUT_KEYS, AugmentConfig, Augmenter, channel_swap, sample_beta
 from seldlib.checkpoint import save_checkpoint, save_torch_atomic
 from seldlib.constants import CLASS_NAMES
 from seldlib.device import resolve_device
 from seldlib.inference import predict_arrays
 from seldlib.kinds import get_kind
-from seldlib.labels import decode_classwise
 from seldlib.losses import build_loss
 from seldlib.models import build_model, count_parameters
+from seldlib.metadata import format_metadata_csv
 from seldlib.predictions import decode_system
-from seldlib.trainset import TensorSet, on_device, reference_events
+from seldlib.silence import mute_silent_frames
+from seldlib.trainset import StoreSet, TensorSet, batches, prepare
 
 Logger = Callable[[str, dict[str, float], int], None]
 
@@ -61,6 +70,8 @@ class TrainConfig:
     default_distance_m: float = 1.0
     device: str = "auto"
     amp: bool = True
+    nproc: int = 1  # data-parallel processes (torchrun's world size)
+    sync_bn: bool = True  # batch-norm statistics over the global batch when nproc > 1
 
     def digest(self, extra: dict[str, Any] | None = None) -> str:
         """Stable hash of the config (and of ``extra`` facts such as data hashes) for resume checks."""
@@ -87,30 +98,121 @@ def tri_stage_lr(step: int, total: int, peak: float, warmup_frac: float = 0.1, h
     return peak * math.exp(math.log(final_scale) * s / decay)
 
 
+# --------------------------------------------------------------------------- the order of the rows
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What one process reads at one step and how it augments it (``b``: its share of the batch).
+
+    ``rows`` ``(b,)`` int64 and ``swap`` ``(b,)`` bool: its items and their stereo channel swaps;
+    ``mix_rows``/``mix_swap``: the mixup partner of each item and its swap (``None``: no mixup this
+    step), ``lam`` the weight of the item itself.
+    """
+
+    rows: Tensor
+    swap: Tensor
+    mix_rows: Tensor | None = None
+    mix_swap: Tensor | None = None
+    lam: float = 1.0
+
+    def reads(self) -> Tensor:
+        """Rows to read: the items, then their partners."""
+        return self.rows if self.mix_rows is None else torch.cat([self.rows, self.mix_rows])
+
+
+class Planner:
+    """The global batch of every step and this process's share of it.
+
+    The batch is the slice ``pos`` of a permutation of the ``n`` rows drawn from ``(seed, epoch)``;
+    its augmentation is drawn as :class:`seldlib.augment.Augmenter` draws it for the whole batch
+    (swap mask, mixup gate, partner permutation, weight, from ``Augmenter.generator(step)``). Process
+    ``rank`` of ``world`` takes the ``rank``-th of ``world`` equal contiguous slices, with the mixup
+    partners of its items (which may belong to another slice), so that the processes together
+    compute exactly the single-process batch.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, augmenter: Augmenter, rank: int = 0, world: int = 1):
+        if n == 0:
+            raise ValueError("the training set is empty")
+        if world > 1 and (batch_size % world or n < batch_size):
+            raise ValueError(f"a batch of {batch_size} cannot be shared equally by {world} processes"
+                             + ("" if batch_size % world else f" from {n} clips"))
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.augmenter, self.rank, self.world = augmenter, rank, world
+        self.steps_per_epoch = max(n // batch_size, 1)
+        self._orders: dict[int, Tensor] = {}
+
+    def _order(self, epoch: int) -> Tensor:
+        if epoch not in self._orders:
+            # keep the previous epoch's: a streaming loader runs ahead of the loop across the boundary
+            self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}
+            self._orders[epoch] = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+        return self._orders[epoch]
+
+    def __call__(self, step: int) -> StepPlan:
+        epoch, pos = divmod(step, self.steps_per_epoch)
+        index = self._order(epoch)[pos * self.batch_size : (pos + 1) * self.batch_size]
+        cfg, gen = self.augmenter.cfg, self.augmenter.generator(step)
+        m = len(index)
+        swap = torch.rand(m, generator=gen) < cfg.scs_prob
+        share = slice(self.rank * m // self.world, (self.rank + 1) * m // self.world)
+        if not float(torch.rand(1, generator=gen)) < cfg.mixup_prob:
+            return StepPlan(index[share], swap[share])
+        perm = torch.randperm(m, generator=gen)
+        lam = sample_beta(gen, cfg.mixup_alpha)
+        partners = perm[share]
+        return StepPlan(index[share], swap[share], index[partners], swap[partners], lam)
+
+
+def augment(rows: dict[str, Tensor], plan: StepPlan, swap_video: bool = True
+            ) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
+    """The augmented share of the batch from the rows of ``plan.reads()``: the items (inputs mixed
+    with their partners' as ``lam * x + (1 - lam) * x_partner``) and the partners' targets (``None``
+    without mixup), value for value what :class:`seldlib.augment.Augmenter` gives these items of
+    the whole batch (its ``targets[mix_perm]`` are the partners' targets)."""
+    b = len(plan.rows)
+    own = channel_swap({k: v[:b] for k, v in rows.items()}, plan.swap, swap_video=swap_video)
+    if plan.mix_rows is None:
+        return own, None
+    partner = channel_swap({k: v[b:] for k, v in rows.items()}, plan.mix_swap, swap_video=swap_video)
+    lam = plan.lam
+    for key in INPUT_KEYS:
+        if key in own:
+            own[key] = lam * own[key] + (1.0 - lam) * partner[key]
+    return own, {k: v for k, v in partner.items() if k not in INPUT_KEYS}
+
+
 # --------------------------------------------------------------------------- validation
 
 
 def validate(model: nn.Module, kind: str, val: TensorSet, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
-    """Official macro metrics (F(20°, 1), DOAE, RDE) of ``model`` on ``val``.
+    """Official macro metrics (F(20°, 1), DOAE, RDE) of ``model`` on ``val``, scored as the evaluate stage
+    scores a system: events decoded by the same code, digital silence muted, written as DCASE CSV text
+    and read back with the official loader's rules, against the clips' reference CSVs read the same
+    way. On the same clips the numbers therefore equal the evaluate stage's.
 
     A kind without a direction head (SED-SDE) takes the reference direction of each class-frame for
-    model selection, so its score measures detection and distance only (its DOAE is 0 by construction).
-    References are rebuilt from the ADPIT targets, so the numbers are close to, not equal to, the
-    evaluate stage's scores from the CSVs of the same clips.
+    model selection, so its score measures detection and distance only (its DOAE is 0 by construction);
+    at evaluation it borrows another model's direction instead.
+
+    Args:
+        val: a split loaded with ``references=True`` and the ``level_dbfs`` (and, for a kind without a
+            direction head, ``doa``) tensors.
     """
-    from seldlib.metrics import score
+    from seldlib.metrics import read_seld_text, score
 
-    borrow = not get_kind(kind).has_direction
-
+    if len(val.references) != len(val):
+        raise ValueError("validation needs the clips' reference CSVs (load_tensor_set(..., references=True))")
     outputs = predict_arrays(model, kind, val.tensors["features"], batch_size=cfg.batch_size, device=device)
+    outputs = mute_silent_frames(outputs, val.tensors["level_dbfs"].numpy())
+    if not get_kind(kind).has_direction:
+        outputs = {**outputs, "doa": val.tensors["doa"].numpy()}
     refs, preds = {}, {}
     for i, name in enumerate(val.names):
-        refs[name] = reference_events(val.tensors, i)
-        if borrow:
-            preds[name] = decode_classwise(outputs["sed"][i], doa=val.tensors["doa"][i].numpy(), dist=outputs["dist"][i],
-                                           threshold=cfg.threshold)
-        else:
-            preds[name] = decode_system(outputs, i, cfg.threshold, cfg.default_distance_m)
+        refs[name] = read_seld_text(val.references[i], f"{name}.csv (reference)")
+        events = decode_system(outputs, i, cfg.threshold, cfg.default_distance_m)
+        preds[name] = read_seld_text(format_metadata_csv(events.sorted()), f"{name}.csv (prediction)")
     s = score(refs, preds)
     return {"F": s.F, "DOAE": s.DOAE, "RDE": s.RDE}
 
@@ -130,8 +232,8 @@ def _better(new: dict[str, Any], best: dict[str, Any] | None) -> bool:
 
 def train(
     cfg: TrainConfig,
-    train_set: TensorSet,
-    val_set: TensorSet,
+    train_set: TensorSet | StoreSet,
+    val_set: TensorSet | None,
     out_path: Path,
     resume_path: Path | None = None,
     feature_meta: dict[str, Any] | None = None,
@@ -139,6 +241,8 @@ def train(
     logger: Logger | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    loader: str = "auto",
+    workers: int = 2,
 ) -> dict[str, Any]:
     """Train one model; write the best checkpoint (by validation F, ties → lower DOAE) to ``out_path``.
 
@@ -146,131 +250,171 @@ def train(
     same config and data it is resumed, otherwise training starts clean (the decision is logged).
     ``logger(name, values, step)`` receives losses, learning rate and validation metrics; after a
     resume it first receives again every call made since step 0 (kept in the resume state), so a fresh
-    logger (e.g. DVCLive) ends up with exactly the record of an uninterrupted run.
+    logger (e.g. DVCLive) ends up with exactly the record of an uninterrupted run. ``loader`` and
+    ``workers``: where the training rows live (:func:`seldlib.trainset.prepare`) and how many processes
+    stream them; they do not change the result.
+
+    In a process group of ``cfg.nproc`` processes (:func:`seldlib.distributed.start`) every process
+    calls this; only rank 0 needs ``val_set``, and only it logs and writes ``out_path`` and the resume
+    file, which every rank reads when resuming (a shared filesystem across nodes). Every rank returns
+    rank 0's summary.
     """
     from tqdm import tqdm
 
-    from seldlib.augment import AugmentConfig, Augmenter, mixup_loss
-
-    device = resolve_device(cfg.device)
+    ctx = distributed.current()
+    if ctx.world != cfg.nproc:
+        raise ValueError(f"the configuration asks for {cfg.nproc} training processes, {ctx.world} are running")
+    device = resolve_device(cfg.device, local_rank=ctx.local_rank if ctx.world > 1 else None)
+    if not ctx.main:
+        log, logger, progress = (lambda s: None), None, False
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.kind, cfg.model).to(device)  # both look the kind up in seldlib.kinds
+    net = build_model(cfg.kind, cfg.model).to(device)  # both look the kind up in seldlib.kinds
+    if ctx.world > 1 and cfg.sync_bn:
+        net = distributed.sync_batchnorm(net, device)
+    if ctx.rank:  # the same initial weights, but each rank its own dropout
+        torch.manual_seed(int(np.random.SeedSequence([cfg.seed, ctx.rank]).generate_state(1)[0]))
     loss_fn = build_loss(cfg.kind, cfg.loss_weights, reduction="none")
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     digest = cfg.digest({"data": data_digest, "features": feature_meta})
     augmenter = Augmenter(AugmentConfig(scs_prob=cfg.scs_prob, mixup_prob=cfg.mixup_prob, mixup_alpha=cfg.mixup_alpha), seed=cfg.seed)
 
-    start_step, best, best_state = 0, None, None
+    best, best_state = None, None
     history: list[tuple[str, dict[str, float], int]] = []  # every logger call, for the resume state
-    if resume_path is not None and resume_path.exists():
+    state = None  # rank 0 decides whether to resume; the others follow
+    if ctx.main and resume_path is not None and resume_path.exists():
         try:
             state = torch.load(resume_path, map_location="cpu", weights_only=True)
             ok = state.get("digest") == digest and "history" in state
         except Exception:  # noqa: BLE001 - a damaged resume file only means we start clean
             state, ok = None, False
-        if ok:
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            torch.set_rng_state(state["torch_rng"])
-            start_step, best = int(state["step"]), state["best"]
-            best_state, history = state["best_state"], state["history"]
-            log(f"resuming {cfg.kind} from step {start_step} ({resume_path})")
-            if logger is not None:
-                for split, values, at in history:
-                    logger(split, values, at)
-        else:
+        if not ok:
+            state = None
             log(f"starting clean: {resume_path} belongs to another configuration or is unreadable")
-    else:
-        log(f"starting clean ({cfg.kind}, {count_parameters(model):,} parameters, device {device})")
+    elif ctx.main:
+        log(f"starting clean ({cfg.kind}, {count_parameters(net):,} parameters, device {device})")
+    start_step = distributed.broadcast(0 if state is None else int(state["step"]))
+    if start_step and not ctx.main:
+        assert resume_path is not None
+        state = torch.load(resume_path, map_location="cpu", weights_only=True)
+        if int(state["step"]) != start_step:
+            raise RuntimeError(f"rank {ctx.rank} reads step {state['step']} in {resume_path}, rank 0 step {start_step}")
+    if state is not None:
+        net.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        torch.set_rng_state(state["torch_rng"][ctx.rank])
+        if device.type == "cuda" and state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"][ctx.rank], device)
+        best, best_state, history = state["best"], state["best_state"], state["history"]
+        log(f"resuming {cfg.kind} from step {start_step} ({resume_path})")
+        if logger is not None:
+            for split, values, at in history:
+                logger(split, values, at)
+    model = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None
+                                                ) if ctx.world > 1 else net
 
     def record(split: str, values: dict[str, float], step: int) -> None:
-        history.append((split, values, step))
+        if ctx.main:
+            history.append((split, values, step))
         if logger is not None:
             logger(split, values, step)
 
-    n = len(train_set)
-    if n == 0:
-        raise ValueError("the training set is empty")
-    train_set = on_device(train_set, device, log)
-    steps_per_epoch = max(n // cfg.batch_size, 1)
+    planner = Planner(len(train_set), cfg.batch_size, cfg.seed, augmenter, ctx.rank, ctx.world)
+    data = prepare(train_set, device, loader, ctx.local_world, log)
+    stream = batches(data, (planner(s).reads() for s in range(start_step, cfg.steps)), cfg.steps - start_step,
+                     device, workers)
     use_amp = cfg.amp and device.type == "cuda"
     timing = {"data": 0.0, "compute": 0.0}
     bar = tqdm(total=cfg.steps, initial=start_step, desc=f"train {cfg.kind}", disable=not progress, dynamic_ncols=True)
     last_log = time.perf_counter()
-    for step in range(start_step, cfg.steps):
-        t0 = time.perf_counter()
-        epoch, pos = divmod(step, steps_per_epoch)
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-        perm = torch.randperm(n, generator=gen)
-        index = perm[pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
-        batch = augmenter(train_set.batch(index), step)
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        t1 = time.perf_counter()
+    try:
+        for step in range(start_step, cfg.steps):
+            t0 = time.perf_counter()
+            plan = planner(step)
+            batch, partner = augment(next(stream), plan)
+            t1 = time.perf_counter()
 
-        lr = tri_stage_lr(step, cfg.steps, cfg.lr, cfg.warmup_frac, cfg.hold_frac, cfg.init_lr_scale, cfg.final_lr_scale)
-        for group in optimiser.param_groups:
-            group["lr"] = lr
-        model.train()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pred = model(batch["features"])
-        pred = {k: v.float() for k, v in pred.items()}
-        targets = {k: v for k, v in batch.items() if k not in ("features", "mix_perm", "mix_lam")}
-        logged: dict[str, float] = {}
+            lr = tri_stage_lr(step, cfg.steps, cfg.lr, cfg.warmup_frac, cfg.hold_frac, cfg.init_lr_scale, cfg.final_lr_scale)
+            for group in optimiser.param_groups:
+                group["lr"] = lr
+            model.train()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                pred = model(batch["features"])
+            pred = {k: v.float() for k, v in pred.items()}
+            targets = {k: v for k, v in batch.items() if k not in INPUT_KEYS}
+            logged: dict[str, float] = {}
 
-        def objective(p: dict[str, Tensor], t: dict[str, Tensor]) -> Tensor:
-            per_sample, parts = loss_fn(p, t)
-            logged.update({} if logged else parts)  # the unmixed targets' terms
-            return per_sample.mean()
+            def objective(p: dict[str, Tensor], t: dict[str, Tensor]) -> Tensor:
+                per_sample, parts = loss_fn(p, t)
+                logged.update({} if logged else parts)  # the unmixed targets' terms
+                return per_sample.mean()
 
-        loss = mixup_loss(objective, pred, targets, batch.get("mix_perm"), batch.get("mix_lam"))
-        parts = logged
-        loss_value = float(loss.detach())
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip_grad_norm:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
-        optimiser.step()
-        t2 = time.perf_counter()
-        timing["data"] += t1 - t0
-        timing["compute"] += t2 - t1
+            if partner is None:
+                loss = objective(pred, targets)
+            else:  # seldlib.augment.mixup_loss, with the partners' targets read instead of permuted
+                lam = torch.tensor(plan.lam, dtype=torch.float32, device=device)
+                loss = lam * objective(pred, targets) + (1.0 - lam) * objective(pred, partner)
+            parts = logged
+            loss_value = float(loss.detach())
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_grad_norm:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+            optimiser.step()
+            if ctx.world > 1:  # log the global batch's mean, as one process would
+                loss_value, *means = distributed.all_mean([loss_value, *parts.values()])
+                parts = dict(zip(parts, means))
+            t2 = time.perf_counter()
+            timing["data"] += t1 - t0
+            timing["compute"] += t2 - t1
 
-        done = step + 1
-        record("train", {"loss": loss_value, "lr": lr, **{f"loss_{k}": v for k, v in parts.items() if k != "total"}}, done)
-        bar.update(1)
-        if time.perf_counter() - last_log > 0.5:
-            bar.set_postfix(loss=f"{loss_value:.4f}", clips_per_s=f"{cfg.batch_size * bar.n / max(sum(timing.values()), 1e-9):.0f}")
-            last_log = time.perf_counter()
+            done = step + 1
+            record("train", {"loss": loss_value, "lr": lr, **{f"loss_{k}": v for k, v in parts.items() if k != "total"}}, done)
+            bar.update(1)
+            if time.perf_counter() - last_log > 0.5:
+                bar.set_postfix(loss=f"{loss_value:.4f}", clips_per_s=f"{cfg.batch_size * bar.n / max(sum(timing.values()), 1e-9):.0f}")
+                last_log = time.perf_counter()
 
-        if done % cfg.val_every == 0 or done == cfg.steps:
-            metrics = validate(model, cfg.kind, val_set, cfg, device)
-            record("val", metrics, done)
-            if _better(metrics, best):
-                best = {**metrics, "step": done}
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        if resume_path is not None and (done % cfg.checkpoint_every == 0) and done < cfg.steps:
-            save_torch_atomic(resume_path, {"digest": digest, "step": done,
-                                            "model": {k: v.cpu() for k, v in model.state_dict().items()},
-                                            "optimiser": optimiser.state_dict(), "torch_rng": torch.get_rng_state(),
-                                            "best": best, "best_state": best_state, "history": history})
+            if ctx.main and (done % cfg.val_every == 0 or done == cfg.steps):
+                if val_set is None:
+                    raise ValueError("rank 0 validates: it needs the validation set")
+                metrics = validate(net, cfg.kind, val_set, cfg, device)
+                record("val", metrics, done)
+                if _better(metrics, best):
+                    best = {**metrics, "step": done}
+                    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+            if resume_path is not None and (done % cfg.checkpoint_every == 0) and done < cfg.steps:
+                rngs = distributed.gather(torch.get_rng_state())
+                cuda_rngs = distributed.gather(torch.cuda.get_rng_state(device)) if device.type == "cuda" else None
+                if ctx.main:
+                    save_torch_atomic(resume_path, {"digest": digest, "step": done,
+                                                    "model": {k: v.cpu() for k, v in net.state_dict().items()},
+                                                    "optimiser": optimiser.state_dict(), "torch_rng": rngs,
+                                                    "cuda_rng": cuda_rngs, "best": best, "best_state": best_state,
+                                                    "history": history})
+    finally:
+        stream.close()  # stops the loader's worker processes
     bar.close()
 
-    assert best_state is not None and best is not None
-    model.load_state_dict(best_state)
-    meta = {
-        "kind": cfg.kind,
-        "model": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.model.items()},
-        "classes": list(CLASS_NAMES),
-        "features": feature_meta or {},
-        "best": {k: (None if isinstance(v, float) and v != v else v) for k, v in best.items()},
-        "threshold": cfg.threshold,
-        "default_distance_m": cfg.default_distance_m,
-    }
-    save_checkpoint(out_path, model, meta)
-    if resume_path is not None:
-        resume_path.unlink(missing_ok=True)
-    total = sum(timing.values())
-    return {"best": meta["best"], "steps": cfg.steps - start_step, "data_wait_share": timing["data"] / total if total else 0.0,
-            "clips_per_s": cfg.batch_size * (cfg.steps - start_step) / total if total else 0.0}
-
+    summary = None
+    if ctx.main:
+        assert best_state is not None and best is not None
+        net.load_state_dict(best_state)
+        meta = {
+            "kind": cfg.kind,
+            "model": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.model.items()},
+            "classes": list(CLASS_NAMES),
+            "features": feature_meta or {},
+            "best": {k: (None if isinstance(v, float) and v != v else v) for k, v in best.items()},
+            "threshold": cfg.threshold,
+            "default_distance_m": cfg.default_distance_m,
+        }
+        save_checkpoint(out_path, net, meta)
+        if resume_path is not None:
+            resume_path.unlink(missing_ok=True)
+        total = sum(timing.values())
+        summary = {"best": meta["best"], "steps": cfg.steps - start_step,
+                   "data_wait_share": timing["data"] / total if total else 0.0,
+                   "clips_per_s": cfg.batch_size * (cfg.steps - start_step) / total if total else 0.0}
+    return distributed.broadcast(summary)

@@ -1,11 +1,12 @@
 """Stage: the extra synthetic training split ``dev-train-synth`` (audio and labels) under ``data/synth``.
 
-    python -m stages.synth --params synth.source synth.n_clips synth.seed synth.fsd50k --knobs synth.workers
+    python -m stages.synth --params synth.source synth.n_clips synth.seed --knobs synth.workers
 
 ``synth.source: procedural`` renders procedural sounds in simulated rooms distinct from the embedded
-train/test rooms. ``synth.source: fsd50k`` renders FSD50K clips (arranged per class in the
-SpatialScaper folder layout, ``synth.fsd50k.sources``) in SpatialScaper-prepared SOFA rooms
-(``synth.fsd50k.rooms``, e.g. the TAU-SRIR DB rooms), as the paper does.
+train/test rooms (``data/rooms/synth``). ``synth.source: fsd50k`` renders the FSD50K selection and FMA
+music (``data/synth_sources``, the ``prepare_sources`` stage) in the TAU-SRIR DB rooms over their
+recorded ambience (``data/synth_rooms``, the ``prepare_rooms`` stage), as the paper does; rooms are read
+lazily and clips rendered by ``synth.workers`` processes (0: every core).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--params", nargs="+", required=True, help="dotted params keys DVC tracks for this stage")
     ap.add_argument("--knobs", nargs="*", default=[], help="untracked keys (cannot change results)")
-    ap.add_argument("--rooms", default="data/rooms", type=Path)
+    ap.add_argument("--rooms", default="data/rooms", type=Path, help="simulated rooms (procedural)")
+    ap.add_argument("--sources", default="data/synth_sources", type=Path, help="source tree (fsd50k)")
+    ap.add_argument("--real-rooms", default="data/synth_rooms", type=Path, help="SOFA rooms (fsd50k)")
     ap.add_argument("--out", default="data/synth", type=Path)
     args = ap.parse_args(argv)
 
@@ -32,15 +35,14 @@ def main(argv: list[str] | None = None) -> int:
 
     p = {k.split(".", 1)[1]: v for k, v in read_params(args.params + args.knobs).items()}
     if p["source"] == "procedural":
-        rooms, bank = sorted((args.rooms / "synth").glob("*.sofa")), ProceduralBank()
-        if not rooms:
-            raise SeldInputError(args.rooms / "synth", "no SOFA rooms found (run the rooms stage)")
+        rooms_dir, bank = args.rooms / "synth", ProceduralBank()
+        hint = "run the rooms stage"
     else:  # "fsd50k" (read_params allows no other source)
-        rooms_dir = Path(p["fsd50k"]["rooms"])
-        rooms = sorted(rooms_dir.glob("*.sofa"))
-        if not rooms:
-            raise SeldInputError(rooms_dir, "no SOFA rooms found (prepare the TAU-SRIR DB rooms, see README)")
-        bank = FolderBank(p["fsd50k"]["sources"], split="train")
+        rooms_dir, bank = args.real_rooms, FolderBank(args.sources, split="train")
+        hint = "run the prepare_rooms stage with synth.source: fsd50k"
+    rooms = sorted(rooms_dir.glob("*.sofa"))
+    if not rooms:
+        raise SeldInputError(rooms_dir, f"no SOFA rooms found ({hint})")
     with atomic_path(args.out, suffix="") as tmp:
         generate_split(tmp, "dev-train-synth", p["n_clips"], rooms, fold=1, seed=p["seed"], sources=bank,
                        make_video=False, workers=p["workers"])

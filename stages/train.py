@@ -1,8 +1,15 @@
 """Stage: train one model of the ``models`` dict into ``models/<name>/`` (``model.pt``, DVCLive log in ``live/``).
 
     python -m stages.train --model sed_doa \
-        --params models.sed_doa train.device train.amp train.val_every features.audio.n_fft ... features.standardize \
-        --knobs train.checkpoint_every
+        --params models.sed_doa train.device train.amp train.val_every train.nproc train.sync_bn \
+            features.audio.n_fft ... features.standardize \
+        --knobs train.checkpoint_every train.loader train.workers
+
+With ``train.nproc`` above 1 the stage starts itself again under ``torchrun`` (``python -m
+torch.distributed.run --standalone --nproc-per-node N -m stages.train ...``), one process per GPU
+(or CPU share), and waits for it; started by ``torchrun`` itself (several nodes, ``docs/training.md``)
+it joins the launcher's process group, whose size must equal ``train.nproc``. Rank 0 alone validates,
+writes the model, the DVCLive log and the resume state.
 
 The best step is chosen on the validation set ``data/features/val.h5`` (``validation`` in params.yaml;
 never the scored test split unless ``validation.source: test``).
@@ -20,9 +27,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
+from seldlib import distributed
 from seldlib.config import read_params
+from seldlib.errors import SeldInputError
+from seldlib.standardizer import Standardizer
+from seldlib.train import TrainConfig, train
+from seldlib.trainset import StoreSet, load_tensor_set
 from stages._cli import run
 
 
@@ -48,29 +64,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="models", type=Path)
     args = ap.parse_args(argv)
 
-    from dvclive import Live
-
-    from seldlib.kinds import get_kind
-    from seldlib.standardizer import Standardizer
-    from seldlib.train import TrainConfig, train
-    from seldlib.trainset import TensorSet, load_tensor_set
-
     from seldlib.models.paramcheck import MODEL_CHECK  # this stage builds the model: the model code judges its config
 
     p = read_params(args.params + args.knobs, model_check=MODEL_CHECK)
     entry = dict(p[f"models.{args.model}"])
     cfg = TrainConfig(device=p["train.device"], amp=p["train.amp"], val_every=p["train.val_every"],
-                      checkpoint_every=p["train.checkpoint_every"], **entry)
+                      checkpoint_every=p["train.checkpoint_every"], nproc=p["train.nproc"], sync_bn=p["train.sync_bn"],
+                      **entry)
+    if cfg.batch_size % cfg.nproc:
+        raise SeldInputError("params.yaml", f"models.{args.model}.batch_size: a batch of {cfg.batch_size} clips cannot "
+                                            f"be shared equally by train.nproc = {cfg.nproc} processes")
     std = Standardizer.load(args.features / "standardizer.npz") if p["features.standardize"] else None
     train_paths = [args.features / "train.h5", args.features / "synth.h5"]
-    train_set = TensorSet.concat([load_tensor_set(path, std) for path in train_paths])
-    val_set = load_tensor_set(args.features / "val.h5", std)
+    train_set = StoreSet(train_paths, std)  # checks the stores before any process starts
+    if cfg.nproc > 1 and not distributed.launched():
+        return distributed.run_torchrun(cfg.nproc, "stages.train", sys.argv[1:] if argv is None else argv)
+    if distributed.launched() and int(os.environ["WORLD_SIZE"]) != cfg.nproc:
+        raise SeldInputError("params.yaml", f"train.nproc is {cfg.nproc}, but the launcher started "
+                                            f"{os.environ['WORLD_SIZE']} processes")
     feature_meta = {k.rsplit(".", 1)[1]: v for k, v in p.items() if k.startswith("features.audio.")}
     feature_meta["standardize"] = bool(p["features.standardize"])
+    run_train = partial(train, cfg, train_set, resume_path=args.out / ".resume" / f"{args.model}.pt",
+                        feature_meta=feature_meta, data_digest=_digest(train_paths), loader=p["train.loader"],
+                        workers=p["train.workers"])
+    ctx = distributed.start(cfg.device)
+    try:
+        if ctx.main:
+            return _train_and_log(args, cfg, std, run_train)
+        run_train(None, args.out / args.model / "model.pt")
+        return 0
+    finally:
+        distributed.stop()
 
+
+def _train_and_log(args: argparse.Namespace, cfg: TrainConfig, std: Standardizer | None,
+                   run_train: Callable[..., dict]) -> int:
+    """Rank 0's part (the only one for a single process): validation, DVCLive log, model, summary line."""
+    from dvclive import Live
+
+    from seldlib.kinds import get_kind
+    from seldlib.report import plot_training_curves
+
+    val_set = load_tensor_set(args.features / "val.h5", std, fields=("doa", "level_dbfs"), references=True)
     out_dir = args.out / args.model
-    resume = args.out / ".resume" / f"{args.model}.pt"
-    resume.parent.mkdir(parents=True, exist_ok=True)
+    (args.out / ".resume").mkdir(parents=True, exist_ok=True)
     with Live(str(out_dir / "live"), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         def log(split: str, values: dict[str, float], step: int) -> None:
             live.step = step
@@ -78,9 +115,10 @@ def main(argv: list[str] | None = None) -> int:
                 if v == v:  # keep NaN out of the plot files
                     live.log_metric(f"{split}/{k}", float(v), timestamp=False)
 
-        summary = train(cfg, train_set, val_set, out_dir / "model.pt", resume_path=resume,
-                        feature_meta=feature_meta, data_digest=_digest(train_paths), logger=log)
+        summary = run_train(val_set, out_dir / "model.pt", logger=log)
         live.summary = {"best": summary["best"]}
+    # the curves as a PNG too: DVC's plots page needs a network connection to draw the TSVs
+    plot_training_curves(out_dir / "live", out_dir / "curves.png", f"{args.model} ({cfg.kind})")
     best = summary["best"]
     spec = get_kind(cfg.kind)
     # A selection score, not the evaluated one: another split, references rebuilt from the targets,

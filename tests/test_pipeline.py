@@ -29,7 +29,7 @@ TINY_MODEL = {"preset": "small", "resnet_channels": [4, 4, 4, 4], "d_model": 16,
 def _run(cmd: list[str], cwd: Path) -> str:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)  # never hang CI
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     return proc.stdout + proc.stderr
 
@@ -50,11 +50,16 @@ def _tiny_params(path: Path) -> None:
     p["data"]["workers"] = 1
     p["data"]["mini"].update(n_train=6, n_val=3, n_test=4, video_clips=2)
     p["synth"].update(n_clips=4, workers=1)
+    tiny_training(p)
+    path.write_text(yaml.safe_dump(p, sort_keys=False))
+
+
+def tiny_training(p: dict) -> None:
+    """Two steps of batch 2 for every model, with tiny networks (in place on a params tree)."""
     p["train"].update(val_every=2, checkpoint_every=2)
-    for name, m in p["models"].items():
+    for m in p["models"].values():
         m.update(steps=2, batch_size=2)
         m["model"] = {"preset": "small"} if m["kind"] == "seldnet" else dict(TINY_MODEL)
-    path.write_text(yaml.safe_dump(p, sort_keys=False))
 
 
 def _ran(log: str) -> set[str]:
@@ -73,6 +78,7 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
 
     first = _run(["dvc", "repro"], repo)
     stages = {"rooms", "dataset", "synth", "data_report", "standardizer", "ensemble", "evaluate",
+              "download_fsd50k", "download_fma", "download_tau_srir", "prepare_sources", "prepare_rooms",
               *(f"features_audio@{s}" for s in ("train", "val", "test", "synth")),
               *(f"features_video@{s}" for s in ("train", "test")),
               *(f"{kind}@{m}" for kind in ("train", "infer") for m in ("sed_doa", "sed_sde", "sed_sce", "seldnet"))}
@@ -102,6 +108,18 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     for png in [*(repo / "metrics/figures").glob("*.png"), *(repo / "metrics/data").glob("*.png")]:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list((repo / "data/predictions/ensemble").glob("*.csv"))) == 4
+
+    # The plots page works offline: nothing fetched from the network, every plot an image that is there,
+    # training curves of every model included.
+    _run(["dvc", "plots", "show"], repo)
+    page = (repo / "dvc_plots/index.html").read_text()
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert images and all((repo / "dvc_plots" / src).is_file() for src in images)
+    for name in ("sed_doa", "sed_sde", "sed_sce", "seldnet"):
+        assert f"models/{name}/curves.png" in page
+    assert "metrics/figures/summary.png" in page and "metrics/data/classes.png" in page
+    assert len(images) == len(re.findall(r"<p>workspace</p>", page))  # no plot without its image
 
     # A second repro runs nothing, and the lock describes the workspace.
     assert _ran(_run(["dvc", "repro"], repo)) == set()
@@ -152,3 +170,13 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     out = _run(["seld", "--models", "models/sed_doa", "models/sed_sde", "models/sed_sde_b", "models/sed_sce",
                 "--standardizer", "data/features/standardizer.npz", "--out", "pred", "--", str(wav)], repo)
     assert "ensemble" in out and (repo / "pred" / f"{wav.stem}.csv").is_file()
+
+    # With the DCASE convention (validate on the test split), the score the training stage selected with
+    # and printed is the evaluate stage's score of the same checkpoint, to the last digit.
+    log = _run(["dvc", "exp", "run", "-S", "validation.source=test"], repo)
+    for name in ("sed_doa", "sed_sce", "seldnet"):
+        best = json.loads((repo / f"models/{name}/live/metrics.json").read_text())["best"]
+        evaluated = json.loads((repo / f"metrics/evaluate/{name}.json").read_text())
+        assert best["F"] == pytest.approx(evaluated["F"], abs=1e-6), name
+        assert f"{name}: step {best['step']} selected on the validation set (4 clips): F {best['F']:.4f}" in log
+    assert "selected on the scored test split" in (repo / "metrics/results.md").read_text()

@@ -213,6 +213,22 @@ def test_update_readme_results_and_cli(tmp_path, capsys):
         report.update_readme_results(readme, tmp_path / "missing.md")
 
 
+def test_readme_pipeline_time_comes_from_the_measurement(tmp_path):
+    readme = tmp_path / "README.md"
+    results = tmp_path / "results.md"
+    timing = tmp_path / "repro_time.json"
+    readme.write_text("<!-- repro-time:start -->\nold\n<!-- repro-time:end -->\n<!-- results:start -->\n<!-- results:end -->\n")
+    results.write_text("table\n")
+    timing.write_text(json.dumps({"cpu": "AMD EPYC, 2 cores", "commit": "abc1234", "total_s": 900.0,
+                                  "load_average_1min": [0.5, 1.9],
+                                  "stages_s": {"rooms": 60.0, "train@a": 240.0, "train@b": 300.0}}))
+    assert report.main(["--readme", str(readme), "--results", str(results), "--repro-time", str(timing)]) == 0
+    text = readme.read_text()
+    # 900 s = 15.0 min in all, 540 s = 9.0 min of training
+    assert "took 15.0 minutes (training 9.0 of them) on AMD EPYC, 2 cores (load average 0.5 → 1.9; commit abc1234" in text
+    assert "old" not in text and "table" in text
+
+
 # ------------------------------------------------------------------------------------------------
 # end to end: stages.evaluate on hand-made model outputs
 

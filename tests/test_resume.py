@@ -20,26 +20,30 @@ import numpy as np
 import yaml
 
 from seldlib.labels import ClipLabels, encode_labels
-from seldlib.metadata import EventTable
+from seldlib.metadata import EventTable, format_metadata_csv
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "tiny"
 LOGMEL = [f"features.audio.{k}" for k in ("n_fft", "hop", "win", "n_mels", "fmin", "fmax", "top_db")]
-ARGS = ["--model", NAME, "--params", f"models.{NAME}", "train.device", "train.amp", "train.val_every", *LOGMEL,
-        "features.standardize", "--knobs", "train.checkpoint_every"]
+ARGS = ["--model", NAME, "--params", f"models.{NAME}", "train.device", "train.amp", "train.val_every", "train.nproc",
+        "train.sync_bn", *LOGMEL, "features.standardize", "--knobs", "train.checkpoint_every", "train.loader",
+        "train.workers"]
 
 
 def _store(path: Path, n: int, seed: int) -> None:
     """A feature store with the datasets training reads: names, features (n, 2, 251, 64) and label arrays."""
     rng = np.random.default_rng(seed)
-    labels = []
+    labels, csvs = [], []
     for _ in range(n):
         rows = [(t, int(c), 0, float(rng.integers(-90, 91)), float(rng.integers(50, 500)), 0)
                 for c in rng.choice(13, 2, replace=False) for t in range(10, 30)]
         labels.append(encode_labels(EventTable(*zip(*rows))))
+        csvs.append(format_metadata_csv(EventTable(*zip(*rows))))
     with h5py.File(path, "w") as h5:
         h5["names"] = np.array([f"clip{seed}_{i}" for i in range(n)], dtype=object).astype(h5py.string_dtype())
         h5["features"] = rng.normal(-40.0, 10.0, (n, 2, 251, 64)).astype(np.float32)
+        h5["level_dbfs"] = np.full((n, 50), -30.0, np.float32)
+        h5["reference_csv"] = np.array(csvs, dtype=object).astype(h5py.string_dtype())
         for f in ClipLabels.FIELDS:
             h5[f] = np.stack([getattr(lab, f) for lab in labels]).astype(np.float32)
 
@@ -55,7 +59,8 @@ def _project(root: Path) -> None:
     params = {
         "features": {"standardize": True, "audio": {"n_fft": 1024, "hop": 480, "win": 960, "n_mels": 64, "fmin": 0.0,
                                                     "fmax": 12000.0, "top_db": 80.0, "batch_size": 8}},
-        "train": {"device": "cpu", "amp": False, "val_every": 4, "checkpoint_every": 3},
+        "train": {"device": "cpu", "amp": False, "val_every": 4, "checkpoint_every": 3, "nproc": 1, "sync_bn": True,
+                  "loader": "auto", "workers": 2},
         "models": {NAME: {"kind": "sed_doa", "model": {"preset": "small", "resnet_channels": [4, 4, 4, 4], "d_model": 16,
                                                        "n_heads": 2, "n_blocks": 1, "head_hidden": 16},
                           "loss_weights": {"sed": 1.0, "doa": 3.0}, "lr": 0.003, "batch_size": 4, "steps": 40,
@@ -80,7 +85,7 @@ def test_killed_and_resumed_stage_matches_an_uninterrupted_run(tmp_path):
     log_a, _ = straight.communicate(timeout=600)
     assert straight.returncode == 0, log_a
     # the closing line says plainly what the printed score is (a selection score on the validation set)
-    assert "selected on the validation set (3 clips): F " in log_a and "metrics/evaluate/sed_doa.json" in log_a
+    assert "selected on the validation set (3 clips): F " in log_a and f"metrics/evaluate/{NAME}.json" in log_a
 
     killed = _stage(tmp_path, "B")
     resume = tmp_path / "B" / ".resume" / f"{NAME}.pt"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from seldlib.errors import SeldInputError
 from seldlib.metadata import fold_azimuth, read_metadata_csv
 from seldlib.synth.dataset import SynthConfig, clip_rng, generate_split, synth_clip
 from seldlib.synth.rooms import RoomSpec, simulate_rooms
@@ -89,3 +90,55 @@ def test_video_written_when_requested(tmp_path, rooms):
                            progress=False)
     mp4 = tmp_path / "video_dev" / SPLIT / f"{stems[0]}.mp4"
     assert mp4.is_file() and mp4.stat().st_size > 1000
+
+
+def _big_room(path, m=1200, n=7200):
+    """A TAU-sized room file (m positions x 4 x n taps, ~138 MB) written a slice at a time."""
+    from seldlib.synth.rooms import polar_to_cart, sofa_writer
+
+    pos = polar_to_cart(np.arange(m) * 2.1 % 360, np.linspace(-40, 40, m), np.full(m, 2.0))
+    rng = np.random.default_rng(0)
+    with sofa_writer(path, "big", pos, n) as ir:
+        for s in range(0, m, 100):
+            ir[s:s + 100] = (rng.standard_normal((100, 4, n)) * np.exp(-np.arange(n) / 2000)).astype(np.float32)
+    return m * 4 * n * 4
+
+
+def test_clips_read_only_the_irs_they_use(tmp_path):
+    import tracemalloc
+
+    size = _big_room(tmp_path / "big.sofa")
+    tracemalloc.start()
+    try:
+        generate_split(tmp_path / "out", SPLIT, 3, [tmp_path / "big.sofa"], fold=1, seed=0, sources=ProceduralBank(),
+                       progress=False)  # fmt: skip
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.5 * size, f"peak {peak / 1e6:.0f} MB for a {size / 1e6:.0f}-MB room"
+
+
+def test_recorded_ambience_is_the_background_at_a_whole_second(tmp_path, rooms):
+    from seldlib.synth.rooms import AMBIENCE_SUFFIX, open_sofa
+
+    sofa = tmp_path / "amb_room.sofa"
+    sofa.write_bytes(rooms[0].read_bytes())
+    rng = np.random.default_rng(3)
+    amb = rng.standard_normal((7 * 24000, 4)) * [0.05, 0.02, 0.01, 0.03]
+    sf.write(tmp_path / ("amb_room" + AMBIENCE_SUFFIX), amb, 24000, subtype="PCM_24", format="FLAC")
+    amb = sf.read(tmp_path / ("amb_room" + AMBIENCE_SUFFIX))[0].T  # as quantised on disk
+    room = open_sofa(sofa)
+    assert room.ambience == tmp_path / ("amb_room" + AMBIENCE_SUFFIX)
+    offsets = set()
+    for i in range(6):
+        clip = synth_clip(clip_rng(1, SPLIT, i), [room], ProceduralBank(), SynthConfig(n_events=(0, 0)))
+        level = 10 ** (clip.plan.noise_db / 20)
+        match = [s for s in range(3) if np.allclose(
+            clip.foa, amb[:, s * 24000:s * 24000 + 120000] / np.sqrt(np.mean(amb[0, s * 24000:s * 24000 + 120000] ** 2))
+            * level, atol=1e-9)]  # fmt: skip
+        assert len(match) == 1, i  # the recorded 4 channels, W at the drawn noise level, from a whole second
+        offsets.add(match[0])
+    assert len(offsets) > 1  # the offset is drawn per clip
+    (tmp_path / ("amb_room" + AMBIENCE_SUFFIX)).write_bytes(b"fLaC junk")
+    with pytest.raises(SeldInputError, match="amb_room_ambience.flac: cannot read the room ambience"):
+        open_sofa(sofa)

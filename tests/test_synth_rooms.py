@@ -7,7 +7,7 @@ import pytest
 from seldlib.errors import SeldInputError
 from seldlib.synth.rooms import (
     SPEED_OF_SOUND, RoomSpec, _image_lattice, cart_to_polar, default_room_specs, eyring_beta, image_source_foa,
-    load_sofa, simulate_room, write_sofa,
+    load_sofa, open_sofa, simulate_room, write_sofa,
 )
 
 SR = 24000
@@ -106,6 +106,26 @@ def test_loads_spatialscaper_layout_spherical_and_resampled(tmp_path):
     assert room.irs.shape == (2, 4, n // 2) and room.sr == SR
     np.testing.assert_allclose(room.positions, [[0, 2, 0], [0, 0, 1]], atol=1e-12)
     assert abs(int(np.argmax(room.irs[0, 0])) - 50) <= 1  # 100 samples at 48 kHz = 50 at 24 kHz
+
+
+def test_open_sofa_reads_the_requested_irs_only(tmp_path):
+    room = simulate_room(small_spec(ir_seconds=0.05), seed=3)
+    path = tmp_path / "r.sofa"
+    write_sofa(path, room)
+    lazy = open_sofa(path)
+    assert lazy.irs.shape == room.irs.shape and lazy.ambience is None
+    np.testing.assert_array_equal(lazy.positions, room.positions)
+    for idx in ([5, 2, 5, 0], [3], [4, 5, 6, 7]):  # unsorted with a repeat, one, a consecutive run
+        np.testing.assert_array_equal(lazy.irs[np.array(idx)], room.irs[idx])
+    with pytest.raises(IndexError, match="r.sofa: measurement index out of range"):
+        lazy.irs[np.array([len(room.positions)])]
+    lazy.irs.close()
+    with h5py.File(path, "r+") as f:
+        f["Data.IR"][3, 1, 7] = np.nan
+    lazy = open_sofa(path)  # a bad IR is found when it is read, named by measurement
+    np.testing.assert_array_equal(lazy.irs[np.array([2])], room.irs[[2]])
+    with pytest.raises(SeldInputError, match="r.sofa: Data.IR of measurement 3 contains NaN/inf"):
+        lazy.irs[np.array([1, 3])]
 
 
 def test_bad_sofa_raises_named_error(tmp_path):

@@ -10,7 +10,8 @@ from seldlib.errors import SeldInputError
 from seldlib.labels import ClipLabels, encode_labels
 from seldlib.metadata import EventTable
 from seldlib.checkpoint import load_checkpoint, save_checkpoint
-from seldlib.train import TrainConfig, train, tri_stage_lr
+from seldlib.train import validate, TrainConfig, train, tri_stage_lr
+from seldlib.metadata import format_metadata_csv
 from seldlib.trainset import TensorSet
 
 
@@ -27,15 +28,16 @@ def test_tri_stage_schedule_by_hand():
 def _tiny_set(n: int, seed: int) -> TensorSet:
     rng = np.random.default_rng(seed)
     feats = torch.from_numpy(rng.standard_normal((n, 2, 251, 64)).astype(np.float32))
-    labels = []
+    labels, tables = [], []
     for _ in range(n):
         rows = [(t, c, 0, float(rng.integers(-90, 91)), float(rng.integers(50, 500)), 0)
                 for c in rng.choice(13, 2, replace=False) for t in range(10, 30)]
-        labels.append(encode_labels(EventTable(*zip(*rows))))
-    tensors = {"features": feats}
+        tables.append(EventTable(*zip(*rows)))
+        labels.append(encode_labels(tables[-1]))
+    tensors = {"features": feats, "level_dbfs": torch.full((n, 50), -30.0)}
     for f in ClipLabels.FIELDS:
         tensors[f] = torch.from_numpy(np.stack([getattr(lab, f) for lab in labels]))
-    return TensorSet([f"clip{i}" for i in range(n)], tensors)
+    return TensorSet([f"clip{i}" for i in range(n)], tensors, [format_metadata_csv(t) for t in tables])
 
 
 def _cfg(**kw) -> TrainConfig:
@@ -128,3 +130,83 @@ def test_every_kind_trains_and_validates(tmp_path, data, kind):
     summary = train(_cfg(kind=kind, model=model, steps=2, val_every=2), train_set, val_set, tmp_path / "m.pt",
                     progress=False, log=lambda s: None)
     assert set(summary["best"]) >= {"F", "DOAE", "RDE", "step"}
+
+
+@pytest.mark.parametrize("kind", ["sed_doa", "sed_sce", "seldnet"])
+def test_validation_score_equals_the_evaluate_stages(tmp_path, data, kind):
+    """The selection score is the score the evaluate stage gives the same clips: predictions written as
+    CSVs and scored from files against the reference CSVs (seldlib.metrics.score_dirs)."""
+    from seldlib.inference import predict_arrays
+    from seldlib.metrics import score_dirs
+    from seldlib.models import build_model
+    from seldlib.predictions import write_prediction_dir
+
+    _, val_set = data
+    torch.manual_seed(0)
+    model = build_model(kind, {"preset": "small"} if kind == "seldnet" else _cfg().model)
+    cfg = _cfg(kind=kind, threshold=0.3)
+    got = validate(model, kind, val_set, cfg, torch.device("cpu"))
+    for name, text in zip(val_set.names, val_set.references):
+        (tmp_path / "ref").mkdir(exist_ok=True)
+        (tmp_path / "ref" / f"{name}.csv").write_text(text)
+    arrays = predict_arrays(model, kind, val_set.tensors["features"])
+    write_prediction_dir(tmp_path / "pred", val_set.names, arrays, threshold=0.3)
+    want = score_dirs(tmp_path / "ref", tmp_path / "pred")
+    for m in ("F", "DOAE", "RDE"):
+        assert got[m] == pytest.approx(getattr(want, m), abs=1e-12, nan_ok=True), m
+
+
+def test_shares_of_the_plan_are_the_augmenters_batch(data):
+    """Planner + augment, for 1 process or the 2 shares of 2, give value for value what the Augmenter
+    gives the whole batch (features swapped and mixed, targets swapped, partners' targets = targets[perm])."""
+    from seldlib.augment import AugmentConfig, Augmenter
+    from seldlib.train import Planner, augment
+
+    train_set, _ = data
+    augmenter = Augmenter(AugmentConfig(scs_prob=0.5, mixup_prob=0.5, mixup_alpha=0.5), seed=3)
+    mixed = 0
+    for step in range(24):
+        whole = Planner(len(train_set), 4, 3, augmenter)(step)
+        want = augmenter(train_set.batch(whole.rows), step)
+        for world in (1, 2):
+            shares = [augment(train_set.batch(plan.reads()), plan)
+                      for plan in (Planner(len(train_set), 4, 3, augmenter, rank, world)(step) for rank in range(world))]
+            for key in ("features", "doa", "sce", "adpit", "sed", "dist"):
+                assert torch.equal(torch.cat([own[key] for own, _ in shares]), want[key]), (step, world, key)
+            if "mix_perm" in want:
+                for key in ("doa", "adpit"):
+                    got = torch.cat([partner[key] for _, partner in shares])
+                    assert torch.equal(got, want[key][want["mix_perm"]]), (step, world, key)
+            else:
+                assert all(partner is None for _, partner in shares)
+        mixed += "mix_perm" in want
+    assert 0 < mixed < 24  # both kinds of step were compared
+
+
+def test_streamed_stores_train_the_same_model_as_memory(tmp_path):
+    """The loader knob changes where rows live, not the model: the stores streamed by 2 worker
+    processes, read into memory, or loaded as one TensorSet give byte-identical checkpoints and logs."""
+    from tests.test_resume import _store
+    from seldlib.standardizer import Standardizer
+    from seldlib.trainset import StoreSet, load_tensor_set, prepare
+
+    _store(tmp_path / "a.h5", 6, 0)
+    _store(tmp_path / "b.h5", 5, 1)
+    _store(tmp_path / "val.h5", 3, 2)
+    rng = np.random.default_rng(3)
+    std = Standardizer(rng.normal(-40.0, 1.0, (2, 64)), rng.uniform(8.0, 12.0, (2, 64)))
+    stores = StoreSet([tmp_path / "a.h5", tmp_path / "b.h5"], std)
+    assert isinstance(prepare(stores, torch.device("cpu"), "auto", 2, lambda s: None), StoreSet)  # 2 processes: stream
+    assert isinstance(prepare(stores, torch.device("cpu"), "auto", 1, lambda s: None), TensorSet)
+    val = load_tensor_set(tmp_path / "val.h5", std, fields=("doa", "level_dbfs"), references=True)
+    memory = TensorSet.concat([load_tensor_set(tmp_path / n, std) for n in ("a.h5", "b.h5")])
+    cfg = _cfg(steps=8, mixup_prob=0.7)
+    logs = {}
+    for name, source, loader in (("tensors", memory, "auto"), ("memory", stores, "memory"), ("stream", stores, "stream")):
+        logs[name] = []
+        train(cfg, source, val, tmp_path / f"{name}.pt", progress=False, log=lambda s: None, loader=loader, workers=2,
+              logger=lambda split, values, step, name=name: logs[name].append((split, values, step)))
+    reference = (tmp_path / "tensors.pt").read_bytes()
+    for name in ("memory", "stream"):
+        assert (tmp_path / f"{name}.pt").read_bytes() == reference, name
+        assert logs[name] == logs["tensors"], name

@@ -132,6 +132,51 @@ def _load_manifest(path: Path, name: str, record_id: int) -> dict[str, Any]:
     return {a["key"]: a for a in doc.get("archives", []) if isinstance(a, dict) and "key" in a}
 
 
+def fetch_files(
+    cache: DownloadCache,
+    files: Sequence[RemoteFile],
+    *,
+    retries: int = 3,
+    progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    backoff: float = 2.0,
+) -> None:
+    """Fetch every file into ``cache``. A file failing its checksum does not stop the others; the one
+    error at the end names every failed file. A :class:`NetworkError` stops at once."""
+    failed: list[str] = []
+    for f in files:
+        try:
+            cache.fetch(f, retries=retries, progress=progress, timeout=timeout, backoff=backoff)
+        except NetworkError:
+            raise
+        except SeldInputError as err:  # a bad file must not cost the others: report it at the end
+            failed.append(str(err))
+    if failed:
+        raise SeldInputError(None, f"{'; '.join(failed)}; the verified files are kept in {cache.directory}, "
+                                   "run again to fetch only what is missing")  # fmt: skip
+
+
+def fetch_record(
+    name: str,
+    files: Sequence[str],
+    download_dir: str | Path,
+    base_url: str = ZENODO,
+    *,
+    progress: bool = True,
+    retries: int = 3,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[DownloadCache, list[RemoteFile]]:
+    """Fetch record files ``files`` of data set ``name`` (split zips with their ``.zNN`` parts) into the
+    download cache ``download_dir`` without extracting anything; returns the cache and the files."""
+    spec = DATASETS[name]
+    cache = DownloadCache(download_dir, name, spec.record_id)
+    remote = {f.key: f for f in fetch_record_files(spec.record_id, base_url, timeout)}
+    where = f"Zenodo record {spec.record_id} at {base_url}"
+    wanted = [f for archive in _select(spec, files) for f in _remote_parts(archive, remote, where)]
+    fetch_files(cache, wanted, retries=retries, progress=progress, timeout=timeout)
+    return cache, wanted
+
+
 def default_download_dir(name: str, root: str | Path) -> Path:
     """``<parent of root>/.downloads/<name>``: beside the extracted tree, never inside it."""
     return Path(os.path.abspath(root)).parent / ".downloads" / name
@@ -183,18 +228,8 @@ def download_dataset(
         else:
             todo.append((archive, parts, entry))
 
-    failed: list[str] = []
-    for _, parts, _ in todo:
-        for f in parts:
-            try:
-                cache.fetch(f, retries=retries, progress=progress, timeout=timeout, backoff=backoff)
-            except NetworkError:
-                raise
-            except SeldInputError as err:  # a bad file must not cost the others: report it at the end
-                failed.append(str(err))
-    if failed:
-        raise SeldInputError(None, f"{'; '.join(failed)}; the verified files are kept in {cache.directory}, "
-                                   "run again to fetch only what is missing")  # fmt: skip
+    fetch_files(cache, [f for _, parts, _ in todo for f in parts], retries=retries, progress=progress,
+                timeout=timeout, backoff=backoff)  # fmt: skip
 
     for archive, parts, entry in todo:
         target = root / archive.target

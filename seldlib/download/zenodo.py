@@ -17,12 +17,23 @@ ZENODO = "https://zenodo.org"
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a record: ``key`` is its file name, ``md5`` lower-case hex."""
+    """One file to download: ``key`` is its file name, ``md5`` lower-case hex (Zenodo). Files published
+    elsewhere with a SHA-1 and no size (FMA) have ``md5 == ""``, ``sha1`` set and ``size`` None."""
 
     key: str
-    size: int
+    size: int | None
     md5: str
     url: str
+    sha1: str = ""
+
+    @property
+    def checksum(self) -> str:
+        """``md5:<hex>`` or ``sha1:<hex>`` (:func:`seldlib.download.transfer.download_file`)."""
+        return f"md5:{self.md5}" if self.md5 else f"sha1:{self.sha1}"
+
+    def entry(self) -> dict[str, Any]:
+        """``{"key", "size", "md5" | "sha1"}``: how manifests record the file."""
+        return {"key": self.key, "size": self.size, **({"md5": self.md5} if self.md5 else {"sha1": self.sha1})}
 
 
 def _get_json(url: str, timeout: float) -> Any:

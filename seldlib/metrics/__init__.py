@@ -17,7 +17,7 @@ from seldlib.metrics.core import (
     score_pairs,
     scores_from_counts,
 )
-from seldlib.metrics.io import InputWarning, collect_csvs, read_seld_csv
+from seldlib.metrics.io import InputWarning, collect_csvs, read_seld_csv, read_seld_text
 
 __all__ = [
     "EPS",
@@ -29,6 +29,7 @@ __all__ = [
     "collect_csvs",
     "count_events",
     "read_seld_csv",
+    "read_seld_text",
     "score",
     "score_dirs",
     "score_pairs",

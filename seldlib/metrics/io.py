@@ -27,6 +27,8 @@ clip; that is the official rule, not a mistake in the file, so it is not reporte
 
 from __future__ import annotations
 
+import io
+
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,6 +157,16 @@ def read_seld_csv(path: str | Path, notes: list[InputWarning] | None = None) -> 
     except (OSError, UnicodeDecodeError) as err:
         raise SeldInputError(path, f"cannot read as UTF-8 text ({err.__class__.__name__})") from None
 
+    return parse_seld_lines(lines, path, notes)
+
+
+def read_seld_text(text: str, source: str | Path, notes: list[InputWarning] | None = None) -> EventTable:
+    """:func:`read_seld_csv` of a CSV already in memory (``source`` names it in messages)."""
+    return parse_seld_lines(io.StringIO(text, newline=None).readlines(), Path(source), notes)
+
+
+def parse_seld_lines(lines: list[str], path: Path, notes: list[InputWarning] | None = None) -> EventTable:
+    """The official loader's rules applied to the lines of one CSV (see :func:`read_seld_csv`)."""
     found: list[InputWarning] = []
     if not lines:
         found.append(InputWarning(path, None, "file is empty (not even a header line); scored as no events"))

@@ -12,7 +12,13 @@ Layout under ``root``::
 angle (integer 0-359), SSSS = 0000 (there is no source recording to start in).
 
 Determinism: clip i of a split uses ``np.random.default_rng(SeedSequence([seed, crc32(split), i]))``
-for every random choice (room, view, events, noise), so bytes do not depend on ``workers``.
+for every random choice (room, view, events, noise or ambience segment), so bytes do not depend on
+``workers``.
+
+Scale: rooms given as SOFA paths are opened with :func:`seldlib.synth.rooms.open_sofa`, so a clip reads
+only the IRs its events use (a TAU room is never loaded whole), and ``workers`` forked processes (0: one
+per core) render clips in parallel. A room with a recorded ambience (TAU-SNoise DB) has a random
+whole-second segment of it as the background (:func:`ambience_segment`).
 
 No clipping: after the FOA -> stereo conversion, a clip whose peak exceeds ``peak_limit`` (0.9) is
 scaled down as a whole to that peak (the relative levels, i.e. the SNRs, are unchanged). The organisers'
@@ -22,6 +28,7 @@ converter rejects such clips instead; rescaling keeps the clip count fixed and t
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +39,9 @@ from tqdm import tqdm
 
 from seldlib.atomic import atomic_path, write_json_atomic
 from seldlib.constants import SAMPLE_RATE
+from seldlib.errors import SeldInputError
 from seldlib.metadata import EventTable, fold_azimuth, write_metadata_csv
-from seldlib.synth.rooms import Room, cart_to_polar, load_sofa
+from seldlib.synth.rooms import Room, SofaIRs, cart_to_polar, open_sofa
 from seldlib.synth.scenes import ScenePlan, render_scene, sample_scene
 from seldlib.synth.stereo import foa_to_stereo, is_onscreen, relative_azimuth
 
@@ -72,6 +80,21 @@ class SynthConfig:
 def clip_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The generator of clip ``index`` of ``split``: independent of worker count and clip order."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(split.encode("utf-8")), int(index)]))
+
+
+def ambience_segment(room: Room, rng: np.random.Generator, n: int) -> np.ndarray | None:
+    """A segment (4, n) of the room's recorded ambience starting at a uniformly drawn whole second (as
+    SpatialScaper picks its background offset), scaled to W RMS 1; None for a room without one."""
+    if room.ambience is None:
+        return None
+    frames = sf.info(str(room.ambience)).frames
+    start = int(rng.integers(0, (frames - n) // SAMPLE_RATE + 1)) * SAMPLE_RATE
+    seg = sf.read(str(room.ambience), start=start, frames=n, dtype="float32", always_2d=True)[0].T.astype(np.float64)
+    rms = float(np.sqrt(np.mean(seg[0] ** 2)))
+    if seg.shape != (4, n) or rms == 0.0:
+        raise SeldInputError(room.ambience, f"no usable 4-channel ambience at {start / SAMPLE_RATE:.0f} s "
+                                            "(W silent or short)")
+    return seg / rms
 
 
 def clip_stem(fold: int, room_number: int, index: int, view_deg: int, start: int = 0) -> str:
@@ -138,7 +161,8 @@ def synth_clip(
     view = int(rng.integers(0, 360))
     plan = sample_scene(rng, room, bank, config.n_events, config.polyphony, config.snr_db, config.moving_prob,
                         config.speed_limit, config.noise_db, config.max_event_s)
-    rendered = render_scene(plan, room, rng, keep_stems=keep_stems)
+    background = ambience_segment(room, rng, plan.n_samples)
+    rendered = render_scene(plan, room, rng, keep_stems=keep_stems, background=background)
     stereo = foa_to_stereo(rendered.foa, view)
     peak = float(np.abs(stereo).max())
     gain = config.peak_limit / peak if peak > config.peak_limit else 1.0
@@ -176,7 +200,7 @@ def write_clip(root: Path, split: str, clip: RenderedClip, make_video: bool, see
         render_video(root / "video_dev" / split / f"{clip.stem}.mp4", vtracks, seed=seed)
 
 
-# Worker state, inherited by forked workers (rooms are large: never pickle them per task).
+# Worker state, inherited by forked workers (never pickled per task; each opens its own SOFA handles).
 _STATE: dict = {}
 
 
@@ -208,13 +232,15 @@ def generate_split(
 ) -> list[str]:
     """Generate ``n_clips`` clips of ``split`` under ``root`` (layout in the module doc); returns the stems.
 
-    rooms: SOFA paths or loaded :class:`Room` objects; each clip draws one uniformly. ``room_numbers``
-    gives the ``room{R}`` number of each (default 1..len). ``sources``: a bank with
-    ``draw(cls, rng, max_seconds)`` (:class:`ProceduralBank` or :class:`FolderBank`).
+    rooms: SOFA paths (opened lazily, :func:`open_sofa`) or :class:`Room` objects; each clip draws one
+    uniformly. ``room_numbers`` gives the ``room{R}`` number of each (default 1..len). ``sources``: a bank
+    with ``draw(cls, rng, max_seconds)`` (:class:`ProceduralBank` or :class:`FolderBank`). ``workers``:
+    processes rendering clips (0: one per CPU core); the bytes written do not depend on it.
     """
     root = Path(root)
     config = config or SynthConfig()
-    loaded = [r if isinstance(r, Room) else load_sofa(r) for r in rooms]
+    workers = (os.cpu_count() or 1) if workers == 0 else workers
+    loaded = [r if isinstance(r, Room) else open_sofa(r) for r in rooms]
     if not loaded:
         raise ValueError("generate_split needs at least one room")
     if room_numbers is not None and len(room_numbers) != len(loaded):
@@ -224,11 +250,16 @@ def generate_split(
                   room_numbers=room_numbers, root=root, make_video=make_video)
     indices = range(n_clips)
     bar = dict(total=n_clips, desc=f"synth {split}", disable=not progress)
-    if workers <= 1 or n_clips <= 1:
-        stems = [_work(i) for i in tqdm(indices, **bar)]
-    else:
-        ctx = mp.get_context("fork")
-        with ctx.Pool(workers) as pool:
-            stems = list(tqdm(pool.imap(_work, indices, chunksize=4), **bar))
-    _STATE.clear()
+    try:
+        if workers <= 1 or n_clips <= 1:
+            stems = [_work(i) for i in tqdm(indices, **bar)]
+        else:
+            ctx = mp.get_context("fork")
+            with ctx.Pool(workers) as pool:
+                stems = list(tqdm(pool.imap(_work, indices, chunksize=4), **bar))
+    finally:
+        _STATE.clear()
+        for given, room in zip(rooms, loaded):
+            if not isinstance(given, Room) and isinstance(room.irs, SofaIRs):
+                room.irs.close()
     return stems

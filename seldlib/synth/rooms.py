@@ -2,10 +2,13 @@
 
 * :class:`Room`: ``irs`` (M, 4, N) float32 FOA SRIRs (W, Y, Z, X; ACN/SN3D), ``positions`` (M, 3)
   metres relative to the microphone (x front, y left, z up), sample rate.
-* :func:`write_sofa` / :func:`load_sofa`: the SOFA "SingleRoomSRIR" layout SpatialScaper uses
-  (``docs/synthesis.md#rooms``): ``Data.IR`` (M, R, N), ``Data.SamplingRate`` (I), ``SourcePosition`` (M, C)
-  mic-relative cartesian metres. Written and read with h5py (SOFA files are netCDF4 = HDF5), so
-  SpatialScaper-prepared real rooms (TAU-SRIR DB ``*_foa.sofa``) load through the same function.
+* :func:`write_sofa` / :func:`sofa_writer` / :func:`load_sofa` / :func:`open_sofa`: the SOFA
+  "SingleRoomSRIR" layout SpatialScaper uses (``docs/synthesis.md#rooms``): ``Data.IR`` (M, R, N),
+  ``Data.SamplingRate`` (I), ``SourcePosition`` (M, C) mic-relative cartesian metres. Written and read
+  with h5py (SOFA files are netCDF4 = HDF5), so SpatialScaper-prepared real rooms (TAU-SRIR DB
+  ``*_foa.sofa``) load through the same functions. :func:`open_sofa` reads the IRs on demand
+  (:class:`SofaIRs`), so a 6480-position TAU room costs a clip only the IRs its events use; a recorded
+  room ambience beside the file (``<stem>_ambience.flac``, :func:`ambience_path`) is the room's background.
 * :func:`simulate_room`: a vectorised image-source model of a shoebox (own implementation) for the
   early part plus a diffuse, exponentially decaying noise tail for the late part.
 
@@ -25,34 +28,92 @@ mutually uncorrelated.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
+import soundfile as sf
 from tqdm import tqdm
 
 from seldlib.atomic import atomic_path
 from seldlib.audio import resample_audio
-from seldlib.constants import SAMPLE_RATE
+from seldlib.constants import CLIP_SAMPLES, SAMPLE_RATE
 from seldlib.errors import SeldInputError
 
 SPEED_OF_SOUND = 343.0
 _SINC_HALF = 8  # fractional-delay windowed-sinc half-width in samples
 
 
+AMBIENCE_SUFFIX = "_ambience.flac"
+
+
+class SofaIRs:
+    """``Data.IR`` of a SOFA file, read on demand: ``irs[index]`` -> (K, 4, N) float32 for an integer
+    index array (any order, repeats allowed), resampled to ``sr`` if the file's rate differs.
+
+    The file is opened once per process (forked synthesis workers open their own handle).
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, int, int], file_sr: int, sr: int):
+        self.path = path
+        self.file_sr, self.sr = file_sr, sr
+        m, r, n = shape
+        self.shape = (m, r, n if file_sr == sr else -(-n * sr // file_sr))
+        self._file: h5py.File | None = None
+        self._pid = -1
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_file": None, "_pid": -1}
+
+    def _data(self) -> h5py.Dataset:
+        if self._pid != os.getpid():
+            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
+        return self._file["Data.IR"]
+
+    def close(self) -> None:
+        """Close this process's handle (the next read opens it again)."""
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file, self._pid = None, -1
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: np.ndarray | int) -> np.ndarray:
+        idx = np.atleast_1d(np.asarray(index, np.int64))
+        if idx.ndim != 1 or np.any(idx < 0) or np.any(idx >= self.shape[0]):
+            raise IndexError(f"{self.path}: measurement index out of range 0..{self.shape[0] - 1}: {index}")
+        rows, inverse = np.unique(idx, return_inverse=True)  # h5py reads increasing indices only
+        run = len(rows) == rows[-1] - rows[0] + 1  # consecutive: one slice, much faster than a point list
+        irs = np.asarray(self._data()[rows[0]:rows[-1] + 1] if run else self._data()[rows], np.float32)
+        bad = ~np.isfinite(irs).all(axis=(1, 2))
+        if bad.any():
+            raise SeldInputError(self.path, f"Data.IR of measurement {int(rows[np.argmax(bad)])} contains NaN/inf")
+        if self.file_sr != self.sr:
+            irs = resample_audio(irs, self.file_sr, self.sr)
+        irs = irs[inverse]
+        return irs[0] if np.ndim(index) == 0 else irs
+
+
 @dataclass
 class Room:
     """FOA SRIRs of one room.
 
-    irs: (M, 4, N) float32, channels W, Y, Z, X. positions: (M, 3) float64 metres, mic-relative.
+    irs: (M, 4, N) float32, channels W, Y, Z, X (an array, or a :class:`SofaIRs` reading them on demand).
+    positions: (M, 3) float64 metres, mic-relative. ambience: a recorded FOA room ambience (4 channels,
+    24 kHz), the background of every clip in the room; None: simulated diffuse noise.
     """
 
     name: str
-    irs: np.ndarray
+    irs: np.ndarray | SofaIRs
     positions: np.ndarray
     sr: int = SAMPLE_RATE
+    ambience: Path | None = None
 
 
 @dataclass
@@ -245,55 +306,94 @@ def default_room_specs(role: str) -> list[RoomSpec]:
     return specs[role]
 
 
-def write_sofa(path: str | Path, room: Room, comment: str = "") -> None:
-    """Write ``room`` as a SOFA SingleRoomSRIR file (h5py; netCDF4-style dimension scales), atomically."""
+@contextlib.contextmanager
+def sofa_writer(
+    path: str | Path,
+    name: str,
+    positions: np.ndarray,
+    n_taps: int,
+    sr: int = SAMPLE_RATE,
+    *,
+    irs: np.ndarray | None = None,
+    listener: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    database: str = "seldlib",
+    comment: str = "",
+) -> Iterator[h5py.Dataset]:
+    """Write a SOFA SingleRoomSRIR file (h5py; netCDF4-style dimension scales) atomically.
+
+    Yields ``Data.IR`` (M, 4, ``n_taps``) float32 to be filled (by slices, so a room larger than memory
+    can be written), or already holding ``irs``. ``positions`` (M, 3): mic-relative metres;
+    ``listener``: the mic's position in the room (ListenerPosition; the generator does not use it).
+    The file appears at ``path`` only when the block succeeds.
+    """
     path = Path(path)
-    m, r, n = room.irs.shape
+    positions = np.asarray(positions, np.float64)
+    m, r, n = len(positions), 4, int(n_taps)
+    title = f"{'seldlib simulated' if database == 'seldlib' else database} - {name}"
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w", track_order=True) as f:
             attrs = {
                 "Conventions": "SOFA", "Version": "2.1", "SOFAConventions": "SingleRoomSRIR",
                 "SOFAConventionsVersion": "1.0", "APIName": "seldlib", "APIVersion": "0.1",
                 "AuthorContact": "n/a", "Organization": "n/a", "License": "MIT", "DataType": "FIR",
-                "RoomType": "shoebox", "Title": f"seldlib simulated - {room.name}",
+                "RoomType": "shoebox", "Title": title,
                 "DateCreated": "1970-01-01 00:00:00", "DateModified": "1970-01-01 00:00:00",
-                "DatabaseName": "seldlib", "ListenerShortName": "foa", "RoomShortName": room.name,
+                "DatabaseName": database, "ListenerShortName": "foa", "RoomShortName": name,
                 "Comment": comment,
             }
             for k, v in attrs.items():
                 f.attrs[k] = v
             dims = {}
-            for name, size in (("M", m), ("R", r), ("N", n), ("E", 1), ("I", 1), ("C", 3)):
-                d = f.create_dataset(name, data=np.arange(size, dtype=np.float32))
-                d.make_scale(name)
+            for dim, size in (("M", m), ("R", r), ("N", n), ("E", 1), ("I", 1), ("C", 3)):
+                d = f.create_dataset(dim, data=np.arange(size, dtype=np.float32))
+                d.make_scale(dim)
                 d.attrs["NAME"] = np.bytes_(f"This is a netCDF dimension but not a netCDF variable. {size:10d}")
-                dims[name] = d
+                dims[dim] = d
 
-            def var(name: str, data: np.ndarray, dim_names: tuple[str, ...], **var_attrs: str) -> None:
-                ds = f.create_dataset(name, data=data)
+            def var(key: str, dim_names: tuple[str, ...], data: np.ndarray | None = None,
+                    **var_attrs: str) -> h5py.Dataset:
+                ds = (f.create_dataset(key, data=data) if data is not None
+                      else f.create_dataset(key, shape=(m, r, n), dtype=np.float32))  # fmt: skip
                 for i, dn in enumerate(dim_names):
                     ds.dims[i].attach_scale(dims[dn])
                 for k, v in var_attrs.items():
                     ds.attrs[k] = v
+                return ds
 
-            var("Data.IR", room.irs.astype(np.float32), ("M", "R", "N"), ChannelOrdering="acn", Normalization="sn3d")
-            var("Data.SamplingRate", np.array([float(room.sr)]), ("I",), Units="hertz")
-            var("Data.Delay", np.zeros((1, r)), ("I", "R"))
-            var("SourcePosition", room.positions.astype(np.float64), ("M", "C"), Units="metre", Type="cartesian")
-            var("ListenerPosition", np.zeros((1, 3)), ("I", "C"), Units="metre", Type="cartesian")
-            var("ReceiverPosition", np.zeros((r, 3, 1)), ("R", "C", "I"), Units="metre", Type="cartesian")
-            var("EmitterPosition", np.zeros((1, 3, 1)), ("E", "C", "I"), Units="metre", Type="cartesian")
-            var("ListenerUp", np.array([[0.0, 0.0, 1.0]]), ("I", "C"))
-            var("ListenerView", np.array([[1.0, 0.0, 0.0]]), ("I", "C"), Units="metre", Type="cartesian")
+            ir = var("Data.IR", ("M", "R", "N"), None if irs is None else np.asarray(irs, np.float32),
+                     ChannelOrdering="acn", Normalization="sn3d")  # fmt: skip
+            var("Data.SamplingRate", ("I",), np.array([float(sr)]), Units="hertz")
+            var("Data.Delay", ("I", "R"), np.zeros((1, r)))
+            var("SourcePosition", ("M", "C"), positions, Units="metre", Type="cartesian")
+            var("ListenerPosition", ("I", "C"), np.array([listener], np.float64), Units="metre", Type="cartesian")
+            var("ReceiverPosition", ("R", "C", "I"), np.zeros((r, 3, 1)), Units="metre", Type="cartesian")
+            var("EmitterPosition", ("E", "C", "I"), np.zeros((1, 3, 1)), Units="metre", Type="cartesian")
+            var("ListenerUp", ("I", "C"), np.array([[0.0, 0.0, 1.0]]))
+            var("ListenerView", ("I", "C"), np.array([[1.0, 0.0, 0.0]]), Units="metre", Type="cartesian")
+            yield ir
 
 
-def load_sofa(path: str | Path, sr: int = SAMPLE_RATE) -> Room:
-    """Read a SOFA FOA SRIR room (simulated here, or SpatialScaper-prepared, e.g. TAU ``gym_foa.sofa``).
+def write_sofa(path: str | Path, room: Room, comment: str = "") -> None:
+    """Write ``room`` (IRs in memory) as a SOFA SingleRoomSRIR file, atomically (:func:`sofa_writer`)."""
+    with sofa_writer(path, room.name, room.positions, room.irs.shape[2], room.sr, irs=room.irs, comment=comment):
+        pass
 
-    Reads ``Data.IR`` (M, R, N), ``Data.SamplingRate`` and ``SourcePosition`` (M, 3), cartesian metres
-    relative to the mic, or spherical (azimuth deg, elevation deg, radius m) if its ``Type`` says so.
-    IRs are resampled to ``sr`` when needed (:func:`seldlib.audio.resample_audio`). Raises
-    :class:`SeldInputError` naming the file.
+
+def ambience_path(sofa: str | Path) -> Path:
+    """Where a room's recorded ambience sits beside its SOFA file: ``<stem>_ambience.flac``."""
+    sofa = Path(sofa)
+    return sofa.with_name(sofa.stem + AMBIENCE_SUFFIX)
+
+
+def open_sofa(path: str | Path, sr: int = SAMPLE_RATE) -> Room:
+    """Open a SOFA FOA SRIR room (simulated here, or SpatialScaper-prepared, e.g. TAU ``gym_foa.sofa``) with
+    its IRs read on demand (:class:`SofaIRs`).
+
+    Reads ``Data.SamplingRate`` and ``SourcePosition`` (M, 3), cartesian metres relative to the mic, or
+    spherical (azimuth deg, elevation deg, radius m) if its ``Type`` says so, and the shape of
+    ``Data.IR`` (M, R, N). IRs are resampled to ``sr`` when needed (:func:`seldlib.audio.resample_audio`).
+    A file :func:`ambience_path` beside it becomes ``Room.ambience`` (checked: 4 channels at ``sr``,
+    at least one clip long). Raises :class:`SeldInputError` naming the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -306,32 +406,54 @@ def load_sofa(path: str | Path, sr: int = SAMPLE_RATE) -> Room:
         for key in ("Data.IR", "Data.SamplingRate", "SourcePosition"):
             if key not in f:
                 raise SeldInputError(path, f"SOFA variable {key!r} missing")
-        irs = np.asarray(f["Data.IR"][()], np.float32)
+        shape = f["Data.IR"].shape
         file_sr = float(np.asarray(f["Data.SamplingRate"][()]).ravel()[0])
         pos_ds = f["SourcePosition"]
         pos = np.asarray(pos_ds[()], np.float64)
         pos_type = _attr_str(pos_ds.attrs.get("Type", "cartesian")).lower()
         name = _attr_str(f.attrs.get("RoomShortName", path.stem)) or path.stem
-    if irs.ndim != 3 or irs.shape[1] != 4:
-        raise SeldInputError(path, f"Data.IR must be (M, 4, N) FOA, got shape {irs.shape}")
+    if len(shape) != 3 or shape[1] != 4:
+        raise SeldInputError(path, f"Data.IR must be (M, 4, N) FOA, got shape {shape}")
     if pos.ndim != 2 or pos.shape[1] != 3:
         raise SeldInputError(path, f"SourcePosition must be (M, 3), got shape {pos.shape}")
-    if pos.shape[0] == 1 and irs.shape[0] > 1:
-        pos = np.repeat(pos, irs.shape[0], axis=0)
-    if pos.shape[0] != irs.shape[0]:
-        raise SeldInputError(path, f"SourcePosition has {pos.shape[0]} rows but Data.IR has {irs.shape[0]} measurements")
-    if not (np.all(np.isfinite(irs)) and np.all(np.isfinite(pos))):
-        raise SeldInputError(path, "Data.IR or SourcePosition contains NaN/inf")
+    if pos.shape[0] == 1 and shape[0] > 1:
+        pos = np.repeat(pos, shape[0], axis=0)
+    if pos.shape[0] != shape[0]:
+        raise SeldInputError(path, f"SourcePosition has {pos.shape[0]} rows but Data.IR has {shape[0]} measurements")
+    if not np.all(np.isfinite(pos)):
+        raise SeldInputError(path, "SourcePosition contains NaN/inf")
     if "spherical" in pos_type:
         pos = polar_to_cart(pos[:, 0], pos[:, 1], pos[:, 2])
     if file_sr <= 0:
         raise SeldInputError(path, f"Data.SamplingRate must be > 0, got {file_sr}")
-    if int(round(file_sr)) != sr:
+    irs = SofaIRs(path, shape, int(round(file_sr)), sr)
+    if irs.file_sr != sr:
         try:
-            irs = resample_audio(irs, int(round(file_sr)), sr)
+            resample_audio(np.zeros((1, 8), np.float32), irs.file_sr, sr)  # refuse an unusable rate now, not per clip
         except ValueError as err:
             raise SeldInputError(path, str(err)) from None
-    return Room(name, irs, pos, sr)
+    return Room(name, irs, pos, sr, _checked_ambience(ambience_path(path), sr))
+
+
+def _checked_ambience(path: Path, sr: int) -> Path | None:
+    if not path.exists():
+        return None
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise SeldInputError(path, f"cannot read the room ambience ({err})") from None
+    if info.channels != 4 or info.samplerate != sr or info.frames < CLIP_SAMPLES:
+        raise SeldInputError(path, f"a room ambience must be 4-channel FOA at {sr} Hz and at least {CLIP_SAMPLES} "
+                                   f"samples long, got {info.channels} channels at {info.samplerate} Hz, "
+                                   f"{info.frames} samples")  # fmt: skip
+    return path
+
+
+def load_sofa(path: str | Path, sr: int = SAMPLE_RATE) -> Room:
+    """:func:`open_sofa` with every IR read into memory (``irs`` a (M, 4, N) float32 array)."""
+    room = open_sofa(path, sr)
+    room.irs = room.irs[np.arange(len(room.irs))]
+    return room
 
 
 def _attr_str(value: object) -> str:

@@ -195,11 +195,15 @@ class RenderedScene:
     noise: np.ndarray
 
 
-def render_scene(plan: ScenePlan, room: Room, rng: np.random.Generator, keep_stems: bool = False) -> RenderedScene:
-    """Spatialise and mix the events of ``plan`` over diffuse room noise (see module doc)."""
+def render_scene(plan: ScenePlan, room: Room, rng: np.random.Generator, keep_stems: bool = False,
+                 background: np.ndarray | None = None) -> RenderedScene:
+    """Spatialise and mix the events of ``plan`` over diffuse room noise (see module doc), or over
+    ``background`` (4, n_samples) with W RMS 1 (a recorded room ambience), scaled the same way."""
     n = plan.n_samples
     noise_rms = 10 ** (plan.noise_db / 20)
-    noise = diffuse_noise(rng, n, *room_noise_params(room.name)) * noise_rms
+    if background is None:
+        background = diffuse_noise(rng, n, *room_noise_params(room.name))
+    noise = background * noise_rms
     mix = noise.copy()
     stems = []
     for ev in plan.events:

@@ -7,8 +7,9 @@ peak-normalised to 1 (as SpatialScaper does on load):
   (durations, pitches, formant targets, rhythms, timbre variants), so no two events are alike and a
   model has to learn spectro-temporal patterns, not a single frequency (``docs/synthesis.md#sound-sources``).
 * :class:`FolderBank`: the real path, a SpatialScaper/FSD50K tree ``<root>/<classFolder>/<split>/**``
-  (SpatialScaper's class folder names, ``scripts/prepare_fsd50k_fma.py``). A uniform file is drawn
-  and its first ``max_seconds`` used.
+  (SpatialScaper's class folder names, ``scripts/prepare_fsd50k_fma.py``), as the ``prepare_sources``
+  stage writes it at 24 kHz (docs/real-data.md#the-source-tree). A uniform file is drawn and its first
+  ``max_seconds`` used.
 
 Leading and trailing near-silence is trimmed from every source, so the labelled span (the whole dry
 signal) starts and ends with sound.
