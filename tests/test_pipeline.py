@@ -82,7 +82,14 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
               *(f"features_audio@{s}" for s in ("train", "val", "test", "synth")),
               *(f"features_video@{s}" for s in ("train", "test")),
               *(f"{kind}@{m}" for kind in ("train", "infer") for m in ("sed_doa", "sed_sde", "sed_sce", "seldnet"))}
-    assert _ran(first) == stages
+    # With the committed dvc.lock, a stage whose outputs the cache already holds is restored instead of
+    # run: the "not used" records of the real-data stages are identical, so after the first of each
+    # kind has run, DVC checks the others out.
+    not_used = {"download_fsd50k", "download_fma", "download_tau_srir", "prepare_sources", "prepare_rooms"}
+    assert stages - not_used <= _ran(first) <= stages
+    assert {"download_fsd50k", "prepare_sources"} <= _ran(first)
+    for out in ("data/downloads/fma.json", "data/downloads/tau_srir.json", "data/synth_rooms/manifest.json"):
+        assert json.loads((repo / out).read_text()) == {"used": False}
 
     # Every declared output exists and is well-formed.
     for split, n in (("dev-train-sim", 6), ("dev-val-sim", 3), ("dev-test-sim", 4)):
