@@ -1,6 +1,6 @@
 """Synthesis speed: our hat-crossfade FFT time-variant convolution vs a faithful re-implementation of
 SpatialScaper's STFT/CTF moving-source convolution (``perform_time_variant_convolution`` in
-``spatialscaper/spatialize.py``; ``docs/synthesis.md#moving-sources``), plus end-to-end clip throughput.
+``spatialscaper/spatialize.py``; ``docs/spatial-scenes.md#moving-sources``), plus end-to-end clip throughput.
 
 Usage: python benchmarks/bench_synth.py [--clips60 3] [--clips5 40] [--seed 0] [--real-clips 60] [--only-real]
 

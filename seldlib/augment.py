@@ -1,15 +1,15 @@
 """Batched training augmentation: stereo channel swap (with its audio-visual form) and input mixup.
 
-* **Stereo channel swap (SCS)** (NERC-SLIP report, section 1.1; ``docs/models.md#stereo-channel-swap``):
+* **Stereo channel swap (SCS)** (NERC-SLIP report, section 1.1; ``docs/networks.md#stereo-channel-swap``):
   L = W + Y', R = W - Y', so swapping L and R flips Y' -> -Y', a mirror about the front-back plane:
   azimuth -> -azimuth. Distance, class and onscreen do not change (the camera's field of view is
   symmetric about its centre). On log-mel features it is exactly a swap of the two channels; on
   targets it negates every y = sin(azimuth) component.
-* **Audio-visual pixel swap (AVPS)** (report, section 2.1; ``docs/models.md#audio-visual-pixel-swap``):
+* **Audio-visual pixel swap (AVPS)** (report, section 2.1; ``docs/networks.md#audio-visual-pixel-swap``):
   for the rectilinear camera az = atan((c_x - x)/f), so mirroring the frame horizontally is the same
   azimuth negation. With video features of the flipped frames precomputed (``video_flipped``), the
   swap exchanges ``video`` and ``video_flipped``.
-* **Mixup** (Zhang et al., ICLR 2018; report, section 1.1; ``docs/models.md#mixup``):
+* **Mixup** (Zhang et al., ICLR 2018; report, section 1.1; ``docs/networks.md#mixup``):
   ``x~ = lam * x + (1 - lam) * x[perm]`` with ``lam ~ Beta(alpha, alpha)`` (lam weights the *original* item; the group's code writes the mirror-image convention, which has the
   same distribution because Beta(a, a) is symmetric). Targets are not mixed: the loss is
   ``lam * L(pred, y) + (1 - lam) * L(pred, y[perm])``, so unit DOA vectors of different sources are

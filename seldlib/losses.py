@@ -1,5 +1,5 @@
 """Training losses for the Track A models (NERC-SLIP report, section 1.2; ADPIT as ``loss.py`` of
-``partha2409/DCASE2025_seld_baseline``; ``docs/models.md#losses``, ``docs/models.md#adpit-loss``).
+``partha2409/DCASE2025_seld_baseline``; ``docs/networks.md#losses``, ``docs/networks.md#adpit-loss``).
 
 Every loss is called as ``loss(pred, target) -> (total, parts)``:
 
@@ -16,6 +16,7 @@ mean over all ``B·T·13·k`` elements.
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import torch
@@ -142,7 +143,7 @@ def adpit_per_sample(accdoa: Tensor, adpit: Tensor) -> Tensor:
     return best.flatten(1).mean(dim=1)
 
 
-class _SeldLoss(nn.Module):
+class _SeldLoss(nn.Module, abc.ABC):
     """Common call/reduction logic; subclasses implement :meth:`terms`."""
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -151,9 +152,9 @@ class _SeldLoss(nn.Module):
             raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
 
+    @abc.abstractmethod
     def terms(self, pred: dict[str, Tensor], target: dict[str, Tensor]) -> dict[str, tuple[float, Tensor]]:
         """``name -> (weight, (B,) per-sample unweighted term)``."""
-        raise NotImplementedError
 
     def forward(
         self, pred: dict[str, Tensor], target: dict[str, Tensor], reduction: str | None = None

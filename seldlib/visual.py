@@ -14,7 +14,7 @@ Differences from the baseline, all deliberate:
   ``full_fov=False`` for comparison.
 * The features of the horizontally flipped frames are computed too (flip *before* the CNN): together with
   the stereo channel swap they give an exact audio-visual mirror augmentation (NERC-SLIP report,
-  section 2.1; ``docs/models.md#audio-visual-pixel-swap``).
+  section 2.1; ``docs/networks.md#audio-visual-pixel-swap``).
 * Conv+BatchNorm pairs are folded for inference (same maths up to float rounding; no separate BN passes).
 
 Nothing is ever downloaded: ``imagenet`` weights are read from the torch hub cache only.

@@ -52,7 +52,7 @@ def test_preset_selects_the_paper_models():
     params = _apply(yaml.safe_load((ROOT / "params.yaml").read_text()), PRESET)
     assert params["data"]["source"] == "dcase2025" and params["synth"]["n_clips"] == 30000
     sizes = {name: count_parameters(build_model(m["kind"], m["model"])) for name, m in params["models"].items()}
-    # Paper sizes (docs/models.md#sizes): ~11.7 M for the ResNet-Conformers, 734,261 for the baseline SELDnet.
+    # Paper sizes (docs/networks.md#sizes): ~11.7 M for the ResNet-Conformers, 734,261 for the baseline SELDnet.
     assert all(11.6e6 < sizes[k] < 11.8e6 for k in ("sed_doa", "sed_sde", "sed_sce"))
     assert sizes["seldnet"] == 734_261
     assert params["models"]["sed_doa"]["loss_weights"] == {"sed": 0.1, "doa": 1.0}

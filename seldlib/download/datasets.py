@@ -85,7 +85,7 @@ DATASETS: dict[str, DatasetSpec] = {
         "DCASE2022 Task 3 FSD50K file selection",
     ),
     # <root>/TAU-SRIR_DB/..., <root>/TAU-SNoise_DB/... (as SpatialScaper's scripts/prepare_rirs.py fetches
-    # them; docs/synthesis.md#fsd50k-in-measured-rooms); both are split zips.
+    # them; docs/spatial-scenes.md#fsd50k-in-measured-rooms); both are split zips.
     "tau_srir": DatasetSpec(
         6408611,
         (_zip("TAU-SRIR_DB"), _zip("TAU-SNoise_DB")),

@@ -1,7 +1,7 @@
 """Conformer block with Shaw relative positional self-attention.
 
 Layout (Gulati et al., Interspeech 2020; settings of ``models/conformer.py`` in the NERC-SLIP group code
-``yxdong0320/Solution_on_3D_SELD``; ``docs/models.md#conformer-block``), pre-norm macaron style::
+``yxdong0320/Solution_on_3D_SELD``; ``docs/networks.md#conformer-block``), pre-norm macaron style::
 
     x = x + ½·FF1(LN x)
     x = x + MHSA(LN x)          # Shaw relative positions, no absolute encoding

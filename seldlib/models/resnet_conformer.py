@@ -2,7 +2,7 @@
 
 Data flow for the paper configuration and a stereo log-mel input (NERC-SLIP group code
 ``yxdong0320/Solution_on_3D_SELD``, ``models/resnet.py`` / ``models/resnet_conformer_audio.py``;
-``docs/models.md#resnet-conformer``)::
+``docs/networks.md#resnet-conformer``)::
 
     (B, 2, T, 64)         T = 250 or 251 feature frames (20 ms)
     stem conv3x3 → 24     (B, 24, T, 64)

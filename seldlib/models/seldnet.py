@@ -1,6 +1,6 @@
 """The official DCASE2025 Task 3 baseline SELDnet (audio only) with multi-ACCDOA + distance output.
 
-Same architecture as ``model.py`` of ``partha2409/DCASE2025_seld_baseline`` (``docs/models.md#seldnet-baseline``)::
+Same architecture as ``model.py`` of ``partha2409/DCASE2025_seld_baseline`` (``docs/networks.md#seldnet-baseline``)::
 
     (B, 2, T, 64)                         T = 250 or 251
     3 × [conv3x3(64)-BN-ReLU-MaxPool-Dropout2d]   pools (5,4), (1,4), (1,2)  -> (B, 64, 50, 2)

@@ -15,7 +15,7 @@ the database README describes them:
   trajectory type (``circular`` or ``linear``).
 
 Room k of the geometry files is the k-th room file in order of its number NN. Source positions are
-rebuilt as SpatialScaper does (``docs/synthesis.md#fsd50k-in-measured-rooms``): a circular room's
+rebuilt as SpatialScaper does (``docs/spatial-scenes.md#fsd50k-in-measured-rooms``): a circular room's
 unit vectors are scaled so that their horizontal radius is the trajectory distance d (a vertical
 cylinder); a linear room's so that sqrt(x^2 + z^2) = sqrt(d_x^2 + (d_z + height)^2) (a cylinder about
 the y axis, which holds the straight path); every second height is reversed (positions and IRs), as

@@ -1,4 +1,4 @@
-"""Fast time-variant convolution of a mono source with a sequence of SRIRs (``docs/synthesis.md#moving-sources``).
+"""Fast time-variant convolution of a mono source with a sequence of SRIRs (``docs/spatial-scenes.md#moving-sources``).
 
 Model: the source passes through IR k with a piecewise-linear "hat" weight w_k(t) that is 1 at the
 anchor time t_k and falls linearly to 0 at the neighbouring anchors (constant before the first and

@@ -3,7 +3,7 @@
 * :class:`Room`: ``irs`` (M, 4, N) float32 FOA SRIRs (W, Y, Z, X; ACN/SN3D), ``positions`` (M, 3)
   metres relative to the microphone (x front, y left, z up), sample rate.
 * :func:`write_sofa` / :func:`sofa_writer` / :func:`load_sofa` / :func:`open_sofa`: the SOFA
-  "SingleRoomSRIR" layout SpatialScaper uses (``docs/synthesis.md#rooms``): ``Data.IR`` (M, R, N),
+  "SingleRoomSRIR" layout SpatialScaper uses (``docs/spatial-scenes.md#rooms``): ``Data.IR`` (M, R, N),
   ``Data.SamplingRate`` (I), ``SourcePosition`` (M, C) mic-relative cartesian metres. Written and read
   with h5py (SOFA files are netCDF4 = HDF5), so SpatialScaper-prepared real rooms (TAU-SRIR DB
   ``*_foa.sofa``) load through the same functions. :func:`open_sofa` reads the IRs on demand

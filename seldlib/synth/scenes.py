@@ -1,5 +1,5 @@
 """Scene sampling and rendering, SpatialScaper's method (Roman et al., ICASSP 2024; ``iranroman/SpatialScaper``,
-``spatialscaper/core.py``) with its quirks fixed (``docs/synthesis.md#scene-sampling``).
+``spatialscaper/core.py``) with its quirks fixed (``docs/spatial-scenes.md#scene-sampling``).
 
 Sampling (:func:`sample_scene`), all from one seeded ``np.random.Generator``:
 

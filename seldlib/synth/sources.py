@@ -5,7 +5,7 @@ peak-normalised to 1 (as SpatialScaper does on load):
 
 * :class:`ProceduralBank`: offline default. Every call draws fresh random parameters from ``rng``
   (durations, pitches, formant targets, rhythms, timbre variants), so no two events are alike and a
-  model has to learn spectro-temporal patterns, not a single frequency (``docs/synthesis.md#sound-sources``).
+  model has to learn spectro-temporal patterns, not a single frequency (``docs/spatial-scenes.md#sound-sources``).
 * :class:`FolderBank`: the real path, a SpatialScaper/FSD50K tree ``<root>/<classFolder>/<split>/**``
   (SpatialScaper's class folder names, ``scripts/prepare_fsd50k_fma.py``), as the ``prepare_sources``
   stage writes it at 24 kHz (docs/real-data.md#the-source-tree). A uniform file is drawn and its first

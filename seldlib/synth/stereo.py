@@ -1,6 +1,6 @@
 """FOA -> stereo conversion and the matching label transform (DCASE2025 recipe of
 ``generate_stereo_seld_data.py`` in ``SonyResearch/dcase2025_stereo_seld_data_generator``;
-``docs/synthesis.md#foa-to-stereo``).
+``docs/spatial-scenes.md#foa-to-stereo``).
 
 Conventions: azimuth in degrees, positive = left (counter-clockwise seen from above), 0 = front /
 video centre; elevation positive up. FOA channel order W, Y, Z, X (ACN) with SN3D gains
