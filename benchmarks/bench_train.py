@@ -2,9 +2,12 @@
 
 Runs the real training loop (``seldlib.train.train``: augmentation, loss, Adam, validation off) on
 random features with realistic labels, for the embedded default configuration and the paper
-configuration, on the CPU and (``--device cuda``) on a GPU with mixed precision.
+configuration, on the CPU and (``--device cuda``) on a GPU with mixed precision. Track B entries
+(``av_models``) get random video features and start from a fresh model of their ``init`` kind; the
+distilled one runs its teacher every step, as in training.
 
     python benchmarks/bench_train.py [--steps 20] [--device cpu|cuda] [--configs default paper]
+        [--kinds sed_doa ... av_sed_sce_ons av_ts_sed_sce_ons seldnet_av]
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import numpy as np
 import torch
 import yaml
 
+from seldlib.distillation import Teacher
+from seldlib.kinds import get_kind
 from seldlib.labels import ClipLabels, encode_labels
 from seldlib.metadata import EventTable, format_metadata_csv
 from seldlib.models import build_model, count_parameters
@@ -23,8 +28,9 @@ from seldlib.train import TrainConfig, train
 from seldlib.trainset import TensorSet
 
 
-def fake_set(n: int, seed: int) -> TensorSet:
-    """``n`` clips of random features with 3 events each; the level and reference CSVs validation reads."""
+def fake_set(n: int, seed: int, video: bool = False) -> TensorSet:
+    """``n`` clips of random features with 3 events each; the level and reference CSVs validation reads
+    (``video``: also random video features and those of the "mirrored" frames)."""
     rng = np.random.default_rng(seed)
     tables = []
     for _ in range(n):
@@ -36,6 +42,9 @@ def fake_set(n: int, seed: int) -> TensorSet:
                "level_dbfs": torch.full((n, 50), -30.0)}
     for f in ClipLabels.FIELDS:
         tensors[f] = torch.from_numpy(np.stack([getattr(x, f) for x in labels]))
+    if video:
+        tensors["video"] = torch.from_numpy(rng.standard_normal((n, 50, 7, 7)).astype(np.float32))
+        tensors["video_flipped"] = tensors["video"].flip(-1)
     return TensorSet([f"c{i}" for i in range(n)], tensors, [format_metadata_csv(t) for t in tables])
 
 
@@ -47,23 +56,30 @@ def main() -> None:
     ap.add_argument("--kinds", nargs="+", default=["sed_doa", "sed_sde", "sed_sce", "seldnet"])
     args = ap.parse_args()
     params = yaml.safe_load(open("params.yaml"))
-    data, val = fake_set(256, 0), fake_set(4, 1)
+    data, val = fake_set(256, 0, video=True), fake_set(4, 1, video=True)
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps")
     print(f"{'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'clips/s':>8s} {'data wait':>9s} {'GPU mem':>8s}")
     for config in args.configs:
         for kind in args.kinds:
-            entry = dict(params["models"][kind])
+            entry = dict(params["models"][kind] if kind in params["models"] else params["av_models"][kind])
             if config == "paper":
                 entry["model"] = {"preset": "paper"}
                 entry["batch_size"] = 256 if kind == "seldnet" else 32
             cfg = TrainConfig(**{**entry, "steps": args.steps, "val_every": 10**9, "checkpoint_every": 10**9,
                                  "device": args.device, "amp": True})
             n_params = count_parameters(build_model(cfg.kind, cfg.model))
+            spec, upstream = get_kind(cfg.kind), {}
+            if "init" in spec.needs:  # a fresh model of the upstream entry's architecture and size
+                source = params["models"][cfg.init]
+                model = {"preset": "paper"} if config == "paper" else source["model"]
+                upstream["init_model"] = (build_model(spec.init_kind, model), spec.init_kind)
+                if "teacher" in spec.needs:
+                    upstream["teacher"] = Teacher(build_model(spec.teacher_kind, model), spec.teacher_kind)
             if args.device.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
             t0 = time.perf_counter()
             # val_every beyond the run: validate once at the end only (needed to pick the best state)
-            summary = train(cfg, data, val, _tmp_path(), progress=False, log=lambda s: None)
+            summary = train(cfg, data, val, _tmp_path(), progress=False, log=lambda s: None, **upstream)
             _ = time.perf_counter() - t0
             mem = f"{torch.cuda.max_memory_allocated() / 2**30:.2f}G" if args.device.startswith("cuda") else "-"
             print(f"{config:8s} {kind:8s} {n_params:10,d} {cfg.batch_size:5d} {summary['clips_per_s']:8.1f} "

@@ -85,7 +85,8 @@ def fuse_outputs(
 
 
 def single_outputs(member: Member, partner: Member | None = None) -> dict[str, np.ndarray]:
-    """The arrays one model's system is decoded from (``decode_classwise`` keys, or ``accdoa``).
+    """The arrays one model's system is decoded from (``decode_classwise`` keys, or ``accdoa``; the
+    kind's on-screen output, if any, as ``onscreen``).
 
     A kind without a direction head (``direction == "partner"``, SED-SDE) takes the direction of
     ``partner``, a model of its ``direction_partner`` kind, as in the NERC-SLIP joint prediction;
@@ -93,6 +94,8 @@ def single_outputs(member: Member, partner: Member | None = None) -> dict[str, n
     """
     kind, arrays = member
     spec = get_kind(kind)
+    if spec.onscreen is not None and spec.onscreen != "onscreen":  # decoders read on-screen posteriors as "onscreen"
+        arrays = {("onscreen" if k == spec.onscreen else k): v for k, v in arrays.items()}
     if spec.has_direction:
         return dict(arrays)
     if partner is None or partner[0] != spec.direction_partner:

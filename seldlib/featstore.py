@@ -193,6 +193,13 @@ def _names(h5: h5py.File, path: str | Path) -> list[str]:
 # Reading
 # --------------------------------------------------------------------------------------------
 
+def video_store_attrs(path: str | Path) -> dict[str, object]:
+    """The settings a video feature store records (``seldlib.visual.write_video_store``: weights,
+    resolution, …), sorted by name; a missing or unreadable file is a ``SeldInputError`` naming it."""
+    with _open(path) as h5:
+        return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in sorted(h5.attrs.items())}
+
+
 class FeatureDataset(Dataset):
     """A torch ``Dataset`` over one feature store.
 
@@ -253,6 +260,13 @@ class FeatureDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.names)
+
+    @property
+    def video_index(self) -> np.ndarray:
+        """Row of each clip in the video store, ``(N,)`` int64 (requires ``video_h5``)."""
+        if self._video_index is None:
+            raise ValueError(f"{self.h5_path} was opened without a video store")
+        return self._video_index
 
     def _standardise(self, x: np.ndarray) -> np.ndarray:
         return x if self.standardizer is None else self.standardizer.apply(x)

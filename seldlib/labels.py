@@ -101,6 +101,7 @@ def decode_classwise(
     threshold: float | np.ndarray = 0.5,
     onscreen_threshold: float = 0.5,
     default_distance_m: float = 1.0,
+    onscreen_max_az: float | None = None,
 ) -> EventTable:
     """Turn class-wise frame outputs into DCASE2025 events (azimuth in degrees, distance in cm).
 
@@ -111,8 +112,11 @@ def decode_classwise(
         dist: ``(T, 13)`` distances in metres or ``None``.
         sce: ``(T, 13, 2)`` Cartesian source positions in metres or ``None``; gives the direction when
             ``doa`` is missing and the distance (its norm) when ``dist`` is missing.
-        onscreen: ``(T, 13)`` on-screen probabilities or ``None`` (→ 0).
+        onscreen: ``(T, 13)`` on-screen probabilities or ``None`` (→ 0); an event is on screen where
+            the probability is at least ``onscreen_threshold``
         default_distance_m: distance written when the model predicts none (SED-DOA alone).
+        onscreen_max_az: events whose decoded azimuth (before folding) exceeds this in magnitude,
+            in degrees, are off-screen whatever the posterior says (the camera cannot see them).
     """
     sed = np.asarray(sed, np.float64)
     active = sed > _per_class(threshold, "threshold")[None, :]
@@ -131,7 +135,16 @@ def decode_classwise(
     else:
         d_m = np.full(len(t), float(default_distance_m))
     on = np.zeros(len(t), np.int64) if onscreen is None else (np.asarray(onscreen)[t, c] >= onscreen_threshold).astype(np.int64)
+    on = visible_only(on, azimuth, onscreen_max_az)
     return EventTable(t, c, np.zeros(len(t), np.int64), fold_azimuth(azimuth), distance_cm(d_m), on)
+
+
+def visible_only(onscreen: np.ndarray, azimuth_deg: np.ndarray, max_az: float | None) -> np.ndarray:
+    """On-screen flags with every event outside ``|azimuth| <= max_az`` (unfolded, degrees) set to 0;
+    ``max_az`` None leaves them as they are."""
+    if max_az is None:
+        return onscreen
+    return np.where(np.abs(np.asarray(azimuth_deg, np.float64)) <= max_az, onscreen, 0).astype(np.int64)
 
 
 def distance_cm(d_m: np.ndarray) -> np.ndarray:
@@ -145,6 +158,7 @@ def decode_multiaccdoa(
     unify_deg: float = 15.0,
     onscreen: np.ndarray | None = None,
     onscreen_threshold: float = 0.5,
+    onscreen_max_az: float | None = None,
 ) -> EventTable:
     """Decode multi-ACCDOA outputs as the official baseline does.
 
@@ -154,6 +168,7 @@ def decode_multiaccdoa(
         unify_deg: active tracks closer than this angle are merged (mean of x, y, d).
         onscreen: ``(T, 3, 13)`` on-screen probabilities (thresholded, unlike the baseline's
             truncation quirk) or ``None``.
+        onscreen_max_az: as :func:`decode_classwise` (the baseline has no such rule: ``None``).
     """
     accdoa = np.asarray(accdoa, np.float64)
     n_frames = accdoa.shape[0]
@@ -186,6 +201,7 @@ def decode_multiaccdoa(
     if not rows:
         return EventTable()
     t_, c_, az_, d_, o_ = map(np.asarray, zip(*rows))
+    o_ = visible_only(o_, az_, onscreen_max_az)
     return EventTable(t_, c_, np.zeros(len(t_), np.int64), fold_azimuth(az_), distance_cm(d_), o_).sorted()
 
 

@@ -280,23 +280,26 @@ class Section(Node):
 
 @dataclass(frozen=True)
 class EntryName(Node):
-    """The name of a ``models`` entry (or one of ``extra``); ``need`` restricts the entry's kind."""
+    """The name of an entry of ``section`` (``models``, or ``av_models``) or one of ``extra``; ``need``
+    restricts the entry's kind."""
 
     extra: tuple[str, ...] = ()
     need: Callable[[KindSpec], bool] | None = None
     need_text: str = ""
+    section: str = "models"
 
     def describe(self) -> str:
-        names = "the name of a models entry" + "".join(f" or {_show(e)}" for e in self.extra)
+        article = "an" if self.section[0] in "aeiou" else "a"
+        names = f"the name of {article} {self.section} entry" + "".join(f" or {_show(e)}" for e in self.extra)
         return f"{names} whose kind {self.need_text}" if self.need else names
 
     def check(self, value: Any, key: str, root: Mapping[str, Any]) -> str:
-        models = root.get("models")
+        models = root.get(self.section)
         names = [*models, *self.extra] if isinstance(models, dict) else list(self.extra)
         if not isinstance(value, str) or value not in names:
             raise self._bad(value, key, f" (the entries: {', '.join(map(str, names))})")
         if self.need and value not in self.extra:
-            kind = validate_tree(root, [f"models.{value}.kind"])[f"models.{value}.kind"]
+            kind = validate_tree(root, [f"{self.section}.{value}.kind"])[f"{self.section}.{value}.kind"]
             if not self.need(KINDS[kind]):
                 raise self._bad(value, key, f" (kind {kind})")
         return value
@@ -386,10 +389,54 @@ ROLES = tuple(sorted({role for roles in SPLITS.values() for role in roles}))
 
 
 
-def model_entry(model_check: ModelCheck | None = None) -> Section:
-    """One ``models`` entry: the fields of seldlib.train.TrainConfig less what ``train`` sets for every model."""
+@dataclass(frozen=True)
+class AvName(Node):
+    """The name of an ``av_models`` entry: :data:`NAME`, and no ``models`` entry's."""
+
+    def describe(self) -> str:
+        return f"{NAME.describe()}, not the name of a models entry"
+
+    def check(self, value: Any, key: str, root: Mapping[str, Any]) -> str:
+        NAME.check(value, key, root)
+        if isinstance(root.get("models"), dict) and value in root["models"]:
+            raise self._bad(value, key)
+        return value
+
+
+TRACK_A_KINDS = tuple(k for k, spec in KINDS.items() if spec.track == "A")
+TRACK_B_KINDS = tuple(k for k, spec in KINDS.items() if spec.track == "B")
+
+
+@dataclass(frozen=True)
+class TeacherName(Node):
+    """``av_models.<entry>.teacher``: a ``models`` entry of the kind's ``teacher_kind``; for a kind that
+    is not distilled it must name the ``init`` entry, so that the stage's deps stay exactly what it reads."""
+
+    kind: str
+
+    def describe(self) -> str:
+        spec = KINDS[self.kind]
+        if spec.teacher_kind:
+            return f"the name of a models entry whose kind is {spec.teacher_kind}"
+        return f"the same entry as init (a {spec.label} model has no teacher)"
+
+    def check(self, value: Any, key: str, root: Mapping[str, Any]) -> str:
+        spec = KINDS[self.kind]
+        if spec.teacher_kind:
+            return EntryName(need=lambda s: s.name == spec.teacher_kind, need_text=f"is {spec.teacher_kind}").check(
+                value, key, root)
+        section, entry, _ = key.split(".")
+        if value != root[section][entry].get("init"):
+            raise self._bad(value, key)
+        return value
+
+
+def model_entry(model_check: ModelCheck | None = None, track: str = "A") -> Section:
+    """One ``models`` (Track A) or ``av_models`` (Track B) entry: the fields of seldlib.train.TrainConfig
+    less what ``train`` sets for every model."""
+    kinds = TRACK_A_KINDS if track == "A" else TRACK_B_KINDS
     entry: dict[str, Node | Dependent] = {
-        "kind": OneOf(tuple(KINDS)),
+        "kind": OneOf(kinds),
         "model": Dependent("kind", lambda kind: ModelConfig(kind, model_check)),
         "loss_weights": Dependent("kind", _loss_weights),
         "lr": Number(gt=0),
@@ -407,6 +454,17 @@ def model_entry(model_check: ModelCheck | None = None) -> Section:
         "threshold": THRESHOLD,
         "default_distance_m": Number(gt=0),
     }
+    if track == "B":
+        entry.update({
+            "init": Dependent("kind", lambda kind: EntryName(
+                need=lambda spec: spec.name == KINDS[kind].init_kind, need_text=f"is {KINDS[kind].init_kind}")),
+            "teacher": Dependent("kind", TeacherName),
+            "ts_weight": Number(ge=0),
+            "ts_hidden_weight": Number(ge=0),
+            "onscreen_threshold": Number(gt=0, lt=1, nullable=True, note="null: tuned on the validation set"),
+        })
+        # init and teacher name what the stage reads (deps in dvc.yaml): always written out
+        return Section(entry, optional=frozenset(entry) - {"kind", "init", "teacher"})
     return Section(entry, optional=frozenset(entry) - {"kind"})  # TrainConfig has defaults
 
 
@@ -418,7 +476,7 @@ def schema(model_check: ModelCheck | None = None) -> Section:
             "source": OneOf(tuple(SPLITS)),
             "seed": SEED,
             "workers": WORKERS,
-            "mini": Section({"n_train": Int(ge=1), "n_val": Int(ge=1), "n_test": Int(ge=1), "video_clips": Int(ge=0)}),
+            "mini": Section({"n_train": Int(ge=1), "n_val": Int(ge=1), "n_test": Int(ge=1), "video": Flag()}),
             "dcase2025": Section({"base_url": URL, "video": Flag()}),
         }),
         "validation": Section({
@@ -464,6 +522,8 @@ def schema(model_check: ModelCheck | None = None) -> Section:
             "video": Section({
                 "weights": OneOf(("random", "imagenet")),
                 "full_fov": Flag(),
+                # CNN input side: whole stride-32 ResNet cells, 2x2 to the baseline's 7x7 (seldlib.visual.RESOLUTIONS)
+                "resolution": OneOf(tuple(range(64, 224 + 1, 32))),
                 "bf16": OneOf(("auto", True, False)),
                 "batch_size": Int(ge=1),
                 "seed": SEED,
@@ -481,6 +541,8 @@ def schema(model_check: ModelCheck | None = None) -> Section:
             "workers": Int(ge=0),
         }),
         "models": MapOf(NAME, model_entry(model_check), min_len=1),
+        # an entry name is also a folder of models/: Track B names must differ from Track A ones
+        "av_models": MapOf(AvName(), model_entry(model_check, track="B")),
         "ensemble": Section({
             "members": ListOf(EntryName(need=lambda spec: spec.fusable, need_text="can be fused"), unique=True),
             "sed_weights": Dependent("members", _sed_weights),
@@ -490,6 +552,7 @@ def schema(model_check: ModelCheck | None = None) -> Section:
         }),
         "evaluate": Section({
             "systems": ListOf(EntryName(extra=(ENSEMBLE_SYSTEM,)), unique=True),
+            "av_systems": ListOf(EntryName(section="av_models"), min_len=0, unique=True),
             "direction_entry": EntryName(
                 need=lambda spec: spec.name in DIRECTION_PARTNERS,
                 need_text=f"lends its direction to other kinds ({', '.join(DIRECTION_PARTNERS)})"),

@@ -87,6 +87,10 @@ class System:
             except ValueError as err:
                 raise SeldInputError(None, str(err)) from None
         kinds = set(self.kinds)
+        video = sorted(get_kind(k).label for k in kinds if get_kind(k).track == "B")
+        if video:  # they need the clip's video features, which a WAV does not have
+            raise SeldInputError(None, f"{', '.join(video)} checkpoints are audio-visual models and need a video; "
+                                       f"seld predicts from audio with the Track A models ({ACCEPTED_COMBINATIONS})")
         if len(kinds) > 1 and any(not get_kind(k).fusable for k in kinds):
             lone = sorted(get_kind(k).label for k in kinds if not get_kind(k).fusable)
             raise SeldInputError(None, f"{', '.join(lone)} checkpoints cannot be combined with other models; "
@@ -418,7 +422,7 @@ def _parse_weights(text: str | None) -> dict[str, float] | None:
             w = float(value)
         except ValueError:
             w = float("nan")
-        fusable = sorted(k for k, spec in KINDS.items() if spec.fusable)
+        fusable = sorted(k for k, spec in KINDS.items() if spec.fusable and spec.track == "A")
         if not sep or kind not in fusable or not math.isfinite(w):
             raise SeldInputError(None, f"--sed-weights expects KIND=WEIGHT with KIND in {fusable}, got {item!r}")
         weights[kind] = w

@@ -24,7 +24,7 @@ import numpy as np
 from seldlib.atomic import atomic_path, write_text_atomic
 from seldlib.constants import CLASS_NAMES, LABEL_HOP_SECONDS, N_CLASSES
 from seldlib.errors import SeldInputError
-from seldlib.kinds import ENSEMBLE_LABEL, ENSEMBLE_PAPER, KINDS, get_kind
+from seldlib.kinds import AV_ENSEMBLE_PAPER, AV_PP_PAPER, ENSEMBLE_LABEL, ENSEMBLE_PAPER, KINDS, get_kind
 from seldlib.metadata import EventTable
 from seldlib.metrics import SeldScores
 
@@ -193,6 +193,55 @@ def results_table(scores: Mapping[str, SeldScores], info: SystemInfo, data_label
                          "reported (that distance still enters its F through the relative-distance threshold).")
     if notes:
         lines += ["", " ".join(notes)]
+    return "\n".join(lines) + "\n"
+
+
+# Track B rows follow the paper's Table 2: baseline, then the two MVANet systems.
+_AV_TABLE_ORDER: tuple[str, ...] = ("seldnet_av", "av_sed_sce_ons", "av_ts_sed_sce_ons")
+
+
+def av_results_table(scores: Mapping[str, SeldScores], info: SystemInfo, majority: Mapping[str, float],
+                     data_label: str = DATA_LABELS["synth-mini"], selection: str | None = None) -> str:
+    """Markdown: our F(20°,1,on) / DOAE / RDE / OSA per Track B system next to the paper's Table 2.
+
+    ``majority``: per system, the OSA that always answering the majority on-screen label would get on
+    the events it matched (the floor an on-screen decision must beat).
+    """
+    n_files = {int(s.n_files) for s in scores.values()}
+    clips = f", {n_files.pop()} clips" if len(n_files) == 1 else ""
+    chosen = f" {selection[0].upper()}{selection[1:]}; on-screen thresholds tuned there too." if selection else ""
+    lines = [
+        f"Ours: {data_label}{clips};{chosen} Paper: NERC-SLIP Table 2, DCASE2025 stereo dev set (real data). "
+        "F(20°,1,on) also requires the on-screen flag to be right; OSA is the share of matched events with "
+        "the right on-screen flag (majority: the OSA of always answering the majority label on those events).",
+        "",
+        "| System | F(20°,1,on) ours | DOAE ours | RDE ours | OSA ours (majority) "
+        "| F(20°,1,on) paper | DOAE paper | RDE paper | OSA paper |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    order = sorted(scores, key=lambda s: (_AV_TABLE_ORDER.index(info[s]["kind"]) if info[s]["kind"] in _AV_TABLE_ORDER
+                                          else len(_AV_TABLE_ORDER), s))
+    kinds_run = {info[s]["kind"] for s in scores}
+    rows: list[tuple[str, tuple[str, ...], tuple]] = []
+    for system in order:
+        sc, kind = scores[system], info[system]["kind"]
+        spec = get_kind(kind)
+        osa = f"{_fmt(sc.OSA, 'ours')} ({_fmt(majority.get(system), 'ours')})"
+        ours = (_fmt(sc.F, "ours"), _fmt(sc.DOAE, "deg"), _fmt(sc.RDE, "ours"), osa)
+        paper = (*spec.paper, spec.paper_osa) if spec.paper is not None else None
+        rows.append((system_label(system, info), ours, paper))
+    for kind in _AV_TABLE_ORDER:
+        if kind not in kinds_run:
+            rows.append((get_kind(kind).label, ("not run",) * 4, (*KINDS[kind].paper, KINDS[kind].paper_osa)))
+    for paper in (AV_ENSEMBLE_PAPER, AV_PP_PAPER):
+        rows.append((paper[0], ("not run",) * 4, paper))
+    for label, ours, paper in rows:
+        if paper is None:
+            theirs = ("–",) * 4
+        else:
+            label = f"{label} / {paper[0]}" if not label.startswith(paper[0]) else label
+            theirs = (_fmt(paper[1], "paper"), _fmt(paper[2], "deg"), _fmt(paper[3], "paper"), _fmt(paper[4], "paper"))
+        lines.append(f"| {label} | {' | '.join(ours)} | {' | '.join(theirs)} |")
     return "\n".join(lines) + "\n"
 
 

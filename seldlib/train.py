@@ -33,10 +33,12 @@ from seldlib.augment import INPUT_KEYS, AugmentConfig, Augmenter, channel_swap, 
 from seldlib.checkpoint import save_checkpoint, save_torch_atomic
 from seldlib.constants import CLASS_NAMES
 from seldlib.device import resolve_device
-from seldlib.inference import predict_arrays
+from seldlib.distillation import Teacher, distillation_terms
+from seldlib.ensemble import single_outputs
+from seldlib.inference import model_inputs, predict_arrays
 from seldlib.kinds import get_kind
 from seldlib.losses import build_loss
-from seldlib.models import build_model, count_parameters
+from seldlib.models import build_model, count_parameters, initialise_from
 from seldlib.metadata import format_metadata_csv
 from seldlib.predictions import decode_system
 from seldlib.silence import mute_silent_frames
@@ -72,6 +74,14 @@ class TrainConfig:
     amp: bool = True
     nproc: int = 1  # data-parallel processes (torchrun's world size)
     sync_bn: bool = True  # batch-norm statistics over the global batch when nproc > 1
+    # Track B (``av_models`` entries): the `models` entries whose checkpoints initialise the network and
+    # teach it (the teacher is read only by kinds that need one), the distillation weights, and the
+    # on-screen threshold (None: tuned on the validation set after training)
+    init: str | None = None
+    teacher: str | None = None
+    ts_weight: float = 0.0
+    ts_hidden_weight: float = 0.0
+    onscreen_threshold: float | None = None
 
     def digest(self, extra: dict[str, Any] | None = None) -> str:
         """Stable hash of the config (and of ``extra`` facts such as data hashes) for resume checks."""
@@ -186,8 +196,12 @@ def augment(rows: dict[str, Tensor], plan: StepPlan, swap_video: bool = True
 # --------------------------------------------------------------------------- validation
 
 
-def validate(model: nn.Module, kind: str, val: TensorSet, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
-    """Official macro metrics (F(20°, 1), DOAE, RDE) of ``model`` on ``val``, scored as the evaluate stage
+ONSCREEN_GRID = tuple(round(0.05 * i, 2) for i in range(2, 19))  # 0.10 … 0.90
+
+
+def validate(model: nn.Module, kind: str, val: TensorSet, cfg: TrainConfig, device: torch.device,
+             onscreen_thresholds: tuple[float, ...] | None = None) -> dict[str, Any]:
+    """Official macro metrics (F(20°, 1), DOAE, RDE; for Track B F(20°, 1, on) and OSA) of ``model`` on ``val``, scored as the evaluate stage
     scores a system: events decoded by the same code, digital silence muted, written as DCASE CSV text
     and read back with the official loader's rules, against the clips' reference CSVs read the same
     way. On the same clips the numbers therefore equal the evaluate stage's.
@@ -198,23 +212,52 @@ def validate(model: nn.Module, kind: str, val: TensorSet, cfg: TrainConfig, devi
 
     Args:
         val: a split loaded with ``references=True`` and the ``level_dbfs`` (and, for a kind without a
-            direction head, ``doa``) tensors.
+            direction head, ``doa``; for a Track B kind, ``video``) tensors.
+        onscreen_thresholds: Track B: score once per on-screen threshold and return the list of
+            results (one forward pass); otherwise the threshold is ``cfg.onscreen_threshold`` (0.5 if unset).
     """
     from seldlib.metrics import read_seld_text, score
 
     if len(val.references) != len(val):
         raise ValueError("validation needs the clips' reference CSVs (load_tensor_set(..., references=True))")
-    outputs = predict_arrays(model, kind, val.tensors["features"], batch_size=cfg.batch_size, device=device)
+    spec = get_kind(kind)
+    outputs = predict_arrays(model, kind, val.tensors["features"], batch_size=cfg.batch_size, device=device,
+                             video=val.tensors.get("video"))
     outputs = mute_silent_frames(outputs, val.tensors["level_dbfs"].numpy())
-    if not get_kind(kind).has_direction:
+    if not spec.has_direction:
         outputs = {**outputs, "doa": val.tensors["doa"].numpy()}
-    refs, preds = {}, {}
-    for i, name in enumerate(val.names):
-        refs[name] = read_seld_text(val.references[i], f"{name}.csv (reference)")
-        events = decode_system(outputs, i, cfg.threshold, cfg.default_distance_m)
-        preds[name] = read_seld_text(format_metadata_csv(events.sorted()), f"{name}.csv (prediction)")
-    s = score(refs, preds)
-    return {"F": s.F, "DOAE": s.DOAE, "RDE": s.RDE}
+    else:
+        outputs = single_outputs((kind, outputs))
+    refs = {name: read_seld_text(val.references[i], f"{name}.csv (reference)") for i, name in enumerate(val.names)}
+    onscreen = spec.track == "B"
+    thresholds = onscreen_thresholds or (0.5 if cfg.onscreen_threshold is None else cfg.onscreen_threshold,)
+    results = []
+    for on_threshold in thresholds:
+        preds = {}
+        for i, name in enumerate(val.names):
+            events = decode_system(outputs, i, cfg.threshold, cfg.default_distance_m, onscreen_threshold=on_threshold,
+                                   onscreen_max_az=spec.onscreen_max_az)
+            preds[name] = read_seld_text(format_metadata_csv(events.sorted()), f"{name}.csv (prediction)")
+        s = score(refs, preds, onscreen=onscreen)
+        results.append({"F": s.F, "DOAE": s.DOAE, "RDE": s.RDE, **({"OSA": s.OSA} if onscreen else {})})
+    return results if onscreen_thresholds else results[0]
+
+
+def tune_onscreen_threshold(model: nn.Module, kind: str, val: TensorSet, cfg: TrainConfig, device: torch.device,
+                            grid: tuple[float, ...] = ONSCREEN_GRID) -> tuple[float, dict[str, Any]]:
+    """The on-screen threshold of ``grid`` with the best validation F(20°, 1, on), ties → higher OSA,
+    then the threshold nearest 0.5; returns it and its scores. Tuned on the validation split only,
+    never on the scored one."""
+    results = validate(model, kind, val, cfg, device, onscreen_thresholds=grid)
+
+    def key(i: int) -> tuple[float, float, float]:
+        r = results[i]
+        f = r["F"] if r["F"] == r["F"] else -1.0
+        osa = r["OSA"] if r["OSA"] == r["OSA"] else -1.0
+        return (f, osa, -abs(grid[i] - 0.5))
+
+    best = max(range(len(grid)), key=key)
+    return grid[best], results[best]
 
 
 def _better(new: dict[str, Any], best: dict[str, Any] | None) -> bool:
@@ -243,6 +286,8 @@ def train(
     progress: bool = True,
     loader: str = "auto",
     workers: int = 2,
+    init_model: tuple[nn.Module, str] | None = None,
+    teacher: Teacher | None = None,
 ) -> dict[str, Any]:
     """Train one model; write the best checkpoint (by validation F, ties → lower DOAE) to ``out_path``.
 
@@ -253,6 +298,11 @@ def train(
     logger (e.g. DVCLive) ends up with exactly the record of an uninterrupted run. ``loader`` and
     ``workers``: where the training rows live (:func:`seldlib.trainset.prepare`) and how many processes
     stream them; they do not change the result.
+
+    Track B: ``init_model`` ``(network, kind)`` is the trained model (of the kind's ``init_kind``) whose
+    weights initialise the network (``seldlib.models.initialise_from``); ``teacher`` the frozen model
+    distilled into it (``seldlib.distillation``) for a kind that needs one. Without
+    ``cfg.onscreen_threshold`` the on-screen threshold is tuned on ``val_set`` after training.
 
     In a process group of ``cfg.nproc`` processes (:func:`seldlib.distributed.start`) every process
     calls this; only rank 0 needs ``val_set``, and only it logs and writes ``out_path`` and the resume
@@ -270,7 +320,17 @@ def train(
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     torch.manual_seed(cfg.seed)
-    net = build_model(cfg.kind, cfg.model).to(device)  # both look the kind up in seldlib.kinds
+    spec = get_kind(cfg.kind)
+    for need, given in (("init", init_model), ("teacher", teacher)):
+        if (need in spec.needs) != (given is not None):
+            raise ValueError(f"a {cfg.kind} model {'needs' if need in spec.needs else 'takes no'} {need} model")
+    net = build_model(cfg.kind, cfg.model)  # both look the kind up in seldlib.kinds
+    if init_model is not None:
+        mapped = initialise_from(net, cfg.kind, *init_model)
+        log(f"initialised {len(mapped)} tensors of {cfg.kind} from the {init_model[1]} model {cfg.init!r}")
+    net = net.to(device)
+    if teacher is not None:
+        teacher.to(device)
     if ctx.world > 1 and cfg.sync_bn:
         net = distributed.sync_batchnorm(net, device)
     if ctx.rank:  # the same initial weights, but each rank its own dropout
@@ -340,7 +400,9 @@ def train(
                 group["lr"] = lr
             model.train()
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                pred = model(batch["features"])
+                pred = model(*model_inputs(spec, batch))
+                # the teacher sees exactly the student's augmented audio
+                soft = teacher(batch["features"]) if teacher is not None else None
             pred = {k: v.float() for k, v in pred.items()}
             targets = {k: v for k, v in batch.items() if k not in INPUT_KEYS}
             logged: dict[str, float] = {}
@@ -355,6 +417,11 @@ def train(
             else:  # seldlib.augment.mixup_loss, with the partners' targets read instead of permuted
                 lam = torch.tensor(plan.lam, dtype=torch.float32, device=device)
                 loss = lam * objective(pred, targets) + (1.0 - lam) * objective(pred, partner)
+            if soft is not None:  # one distillation term on the (mixed) input: the teacher saw it too
+                task = {k: getattr(loss_fn, f"w_{k}") for k in ("sed", "sce", "dir", "dist")}
+                kd = distillation_terms(pred, soft, task, cfg.ts_weight, cfg.ts_hidden_weight)
+                loss = loss + sum(w * t.mean() for w, t in kd.values())
+                logged.update({name: float(t.detach().mean()) for name, (_, t) in kd.items()})
             parts = logged
             loss_value = float(loss.detach())
             optimiser.zero_grad(set_to_none=True)
@@ -401,6 +468,13 @@ def train(
     if ctx.main:
         assert best_state is not None and best is not None
         net.load_state_dict(best_state)
+        onscreen_threshold = cfg.onscreen_threshold
+        if spec.track == "B" and onscreen_threshold is None:
+            assert val_set is not None
+            onscreen_threshold, tuned = tune_onscreen_threshold(net, cfg.kind, val_set, cfg, device)
+            best = {**best, **tuned}
+            log(f"on-screen threshold {onscreen_threshold} (tuned on the validation set): "
+                f"F(20°,1,on) {tuned['F']:.4f}, OSA {tuned['OSA']:.4f}")
         meta = {
             "kind": cfg.kind,
             "model": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.model.items()},
@@ -409,6 +483,7 @@ def train(
             "best": {k: (None if isinstance(v, float) and v != v else v) for k, v in best.items()},
             "threshold": cfg.threshold,
             "default_distance_m": cfg.default_distance_m,
+            "onscreen_threshold": 0.5 if onscreen_threshold is None else float(onscreen_threshold),
         }
         save_checkpoint(out_path, net, meta)
         if resume_path is not None:

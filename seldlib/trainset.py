@@ -50,10 +50,13 @@ class TensorSet:
 
 def load_tensor_set(h5_path: str | Path, standardizer: Standardizer | None = None,
                     fields: tuple[str, ...] = TRAIN_FIELDS,
-                    references: bool = False) -> TensorSet:
+                    references: bool = False, video_h5: str | Path | None = None) -> TensorSet:
     """Read a whole feature store into memory (features standardised if a standardiser is given;
-    ``references``: also each clip's reference CSV text)."""
+    ``references``: also each clip's reference CSV text; ``video_h5``: also each clip's video features
+    ``video (N, 50, 7, 7)`` from that video store, joined by clip name)."""
     import h5py
+
+    from seldlib.featstore import FeatureDataset
 
     with h5py.File(h5_path, "r") as h5:
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in h5["names"][()]]
@@ -61,6 +64,10 @@ def load_tensor_set(h5_path: str | Path, standardizer: Standardizer | None = Non
         for f in fields:
             tensors[f] = torch.from_numpy(np.asarray(h5[f][()], np.float32))
         refs = [r.decode() if isinstance(r, bytes) else str(r) for r in h5["reference_csv"][()]] if references else []
+    if video_h5 is not None:
+        index = FeatureDataset(h5_path, video_h5=video_h5, fields=()).video_index  # checks the join
+        with h5py.File(video_h5, "r") as vh5:
+            tensors["video"] = torch.from_numpy(np.asarray(vh5["features"][()], np.float32)[index])
     if standardizer is not None and len(names):
         tensors["features"] = standardizer.apply(tensors["features"])
     return TensorSet(names, tensors, refs)
@@ -89,12 +96,17 @@ class StoreSet:
     is a :class:`~seldlib.errors.SeldInputError` naming it)."""
 
     def __init__(self, paths: Iterable[str | Path], standardizer: Standardizer | None = None,
-                 fields: tuple[str, ...] = TRAIN_FIELDS) -> None:
+                 fields: tuple[str, ...] = TRAIN_FIELDS, video: Iterable[str | Path] | None = None) -> None:
         from seldlib.featstore import FeatureDataset
 
         self.paths = tuple(Path(p) for p in paths)
         self.standardizer, self.fields = standardizer, tuple(fields)
-        self.stores = [FeatureDataset(p, standardizer, fields=self.fields) for p in self.paths]
+        # ``video``: one video store per audio store, for audio-visual training (``video``, ``video_flipped``)
+        self.video = None if video is None else tuple(Path(v) for v in video)
+        if self.video is not None and len(self.video) != len(self.paths):
+            raise ValueError(f"{len(self.paths)} feature stores but {len(self.video)} video stores")
+        self.stores = [FeatureDataset(p, standardizer, fields=self.fields, video_h5=None if self.video is None else v)
+                       for p, v in zip(self.paths, self.video or [None] * len(self.paths))]
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.stores)
@@ -105,6 +117,9 @@ class StoreSet:
 
         with h5py.File(self.paths[0], "r") as h5:
             per_clip = sum(int(np.prod(h5[k].shape[1:])) * 4 for k in ("features", *self.fields))
+        if self.video is not None:
+            with h5py.File(self.video[0], "r") as vh5:
+                per_clip += 2 * int(np.prod(vh5["features"].shape[1:])) * 4
         return per_clip * len(self)
 
     def dataset(self) -> ConcatDataset:
@@ -130,6 +145,13 @@ class StoreSet:
                         if key == "features" and self.standardizer is not None:
                             x = self.standardizer.apply(x)
                         tensors[key][at + start : at + stop] = x
+            if store.video_h5 is not None:
+                with h5py.File(store.video_h5, "r") as vh5:
+                    for key, name in (("video", "features"), ("video_flipped", "features_flipped")):
+                        rows = torch.from_numpy(np.asarray(vh5[name][()], np.float32)[store.video_index]).to(device)
+                        if key not in tensors:
+                            tensors[key] = torch.empty((n, *rows.shape[1:]), dtype=torch.float32, device=device)
+                        tensors[key][at : at + len(store)] = rows
             at += len(store)
         return TensorSet(sum((s.names for s in self.stores), []), tensors)
 

@@ -12,6 +12,9 @@ Differences from the baseline, all deliberate:
   +-50 deg field of view. The baseline's path (cv2 resize to 360x180, then the weights' preset: shorter side
   to 232, centre crop 224) only sees the central ~48 % of the width (about +-30 deg); it is kept as
   ``full_fov=False`` for comparison.
+* ``resolution`` below 224 (the embedded default, for CPU time) feeds a smaller square; the coarser layer4
+  grid (``resolution / 32`` units a side) is resampled to 7x7 where the 224-px grid's units are centred
+  (:func:`grid_weights`), so every clip still gives ``(50, 7, 7)`` with the same cell geometry.
 * The features of the horizontally flipped frames are computed too (flip *before* the CNN): together with
   the stereo channel swap they give an exact audio-visual mirror augmentation (NERC-SLIP report,
   section 2.1; ``docs/networks.md#audio-visual-pixel-swap``).
@@ -44,7 +47,10 @@ from seldlib.errors import SeldInputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-CNN_SIZE = 224
+CNN_SIZE = 224  # the baseline's CNN input side
+GRID = 7  # output map side: ResNet-50's layer4 grid at 224 px (stride 32)
+# CNN input sides: whole stride-32 cells (so the g x g grid tiles the input exactly), at least 2x2 cells.
+RESOLUTIONS = tuple(range(64, CNN_SIZE + 1, 32))
 # The baseline's cv2 resize before the preset transform, as (height, width).
 BASELINE_SMALL_HW = (180, 360)
 PRESET_RESIZE = 232
@@ -158,39 +164,42 @@ def resize_u8(x: Tensor, size: tuple[int, int], antialias: bool) -> Tensor:
     return y.round_().clamp_(0, 255)
 
 
-def preprocess_full_fov(x: Tensor) -> Tensor:
-    """Whole frame to 224x224 (bilinear, antialiased, 8-bit), then ImageNet mean/std.
+def preprocess_full_fov(x: Tensor, size: int = CNN_SIZE) -> Tensor:
+    """Whole frame to ``size x size`` (bilinear, antialiased, 8-bit), then ImageNet mean/std.
 
-    ``x``: uint8 ``(N, 3, H, W)`` -> float32 ``(N, 3, 224, 224)``.
+    ``x``: uint8 ``(N, 3, H, W)`` -> float32 ``(N, 3, size, size)``.
     """
-    return _normalise(resize_u8(x, (CNN_SIZE, CNN_SIZE), antialias=True))
+    return _normalise(resize_u8(x, (size, size), antialias=True))
 
 
-def preprocess_preset_from_small(x: Tensor) -> Tensor:
+def preprocess_preset_from_small(x: Tensor, size: int = CNN_SIZE) -> Tensor:
     """The weights' preset transform on 8-bit frames: shorter side to 232, centre crop 224, mean/std.
 
     Same steps as ``ResNet50_Weights.IMAGENET1K_V2.transforms()`` on a uint8 tensor, with the resize of
-    :func:`resize_u8`. ``x``: uint8 ``(N, 3, h, w)`` -> float32 ``(N, 3, 224, 224)``.
+    :func:`resize_u8`. A ``size`` other than 224 scales both numbers (shorter side to
+    ``round(232 * size / 224)``, crop ``size``), so the crop keeps the same share of the frame.
+    ``x``: uint8 ``(N, 3, h, w)`` -> float32 ``(N, 3, size, size)``.
     """
     h, w = x.shape[-2:]
+    resize = round(PRESET_RESIZE * size / CNN_SIZE)
     short, long = (h, w) if h <= w else (w, h)
-    new_long = int(PRESET_RESIZE * long / short)  # torchvision's rule: truncate
-    size = (PRESET_RESIZE, new_long) if h <= w else (new_long, PRESET_RESIZE)
-    x = resize_u8(x, size, antialias=True)
-    top = int(round((size[0] - CNN_SIZE) / 2.0))
-    left = int(round((size[1] - CNN_SIZE) / 2.0))
-    return _normalise(x[..., top : top + CNN_SIZE, left : left + CNN_SIZE])
+    new_long = int(resize * long / short)  # torchvision's rule: truncate
+    hw = (resize, new_long) if h <= w else (new_long, resize)
+    x = resize_u8(x, hw, antialias=True)
+    top = int(round((hw[0] - size) / 2.0))
+    left = int(round((hw[1] - size) / 2.0))
+    return _normalise(x[..., top : top + size, left : left + size])
 
 
-def preprocess_preset(x: Tensor) -> Tensor:
+def preprocess_preset(x: Tensor, size: int = CNN_SIZE) -> Tensor:
     """The baseline's path: resize to 360x180 (bilinear without antialiasing, 8-bit, like ``cv2.resize``
     with ``INTER_LINEAR``), then :func:`preprocess_preset_from_small`. Only the central ~48 % of the width
-    survives the crop. ``x``: uint8 ``(N, 3, H, W)`` -> ``(N, 3, 224, 224)``.
+    survives the crop. ``x``: uint8 ``(N, 3, H, W)`` -> ``(N, 3, size, size)``.
     """
     small = resize_u8(x, BASELINE_SMALL_HW, antialias=False)
     if small.dtype != torch.uint8:
         small = small.to(torch.uint8)
-    return preprocess_preset_from_small(small)
+    return preprocess_preset_from_small(small, size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,19 +281,64 @@ def _bf16_supported(device: torch.device) -> bool:
 # Extractor
 # --------------------------------------------------------------------------------------------
 
+def grid_weights(g: int, grid: int = GRID) -> Tensor:
+    """Linear-interpolation matrix ``(grid, g)`` from a ``g``-cell layer4 axis to the 224-px network's axis.
+
+    Unit ``i`` of ResNet-50's layer4 at input side ``32 g`` is centred on input pixel ``32 i`` (every
+    stride-2 layer, ``conv1`` k7 p3, ``maxpool`` k3 p1 and the k3 p1 / 1x1 strided convs, keeps the
+    centre of its output ``o`` at input ``2 o``), i.e. at ``(32 i + 0.5) / (32 g)`` of the image side.
+    Row ``j`` samples the ``g``-cell axis where the 224-px unit ``j`` is centred, ``(32 j + 0.5) / 224``:
+    at fractional index ``s = j g / grid + (g / grid - 1) / 64``, linearly between the two nearest units,
+    clamped to ``[0, g - 1]`` (the edge value is held beyond the outermost centres). ``g == grid``: identity.
+    """
+    j = torch.arange(grid, dtype=torch.float64)
+    s = (j * g / grid + (g / grid - 1.0) / 64.0).clamp(0.0, g - 1.0)
+    lo = s.floor().long().clamp(max=g - 1)
+    hi = (lo + 1).clamp(max=g - 1)
+    frac = s - lo
+    w = torch.zeros(grid, g, dtype=torch.float64)
+    w[j.long(), lo] += 1.0 - frac
+    w[j.long(), hi] += frac
+    return w.float()
+
+
+def resample_to_grid(maps: Tensor, grid: int = GRID) -> Tensor:
+    """Channel-mean maps ``(N, g, g)`` -> ``(N, grid, grid)``: :func:`grid_weights` along rows and columns.
+
+    Output ``[n, i, j]`` is the bilinear interpolation of ``maps[n]`` at the position where the 224-px
+    network's layer4 unit ``(i, j)`` is centred; at ``g == grid`` the maps are returned unchanged.
+    """
+    g = maps.shape[-1]
+    if maps.shape[-2:] == (grid, grid):
+        return maps
+    w = grid_weights(g, grid).to(maps.device)
+    return torch.einsum("ia,nab,jb->nij", w, maps.float(), w)
+
+
 class ResNetFeatureExtractor:
     """ResNet-50 trunk (to ``layer4``), channel-mean 7x7 maps of frames and of their mirror images.
+
+    What is computed per image: the frame is resized to ``resolution x resolution`` (``full_fov``) or
+    by the preset path, normalised, run through ``conv1 ... layer4`` (stride 32) -> ``(2048, g, g)`` with
+    ``g = resolution / 32``, averaged over the 2048 channels -> ``(g, g)``, and resampled bilinearly to
+    7x7 (:func:`resample_to_grid`). At 224 (the baseline's input) ``g = 7`` and nothing is resampled;
+    below it the 7x7 map is an interpolation of a coarser one (``g = 2 .. 6``), so it carries no finer
+    detail than ``g x g``, but each cell ``(i, j)`` is sampled where the 224-px unit ``(i, j)`` looks.
 
     Args:
         weights: ``"imagenet"`` (IMAGENET1K_V2 from the local torch hub cache only) or ``"random"``
             (initialised after ``torch.manual_seed(seed)``, without touching the global RNG state).
         seed: seed for ``random`` weights; recorded in stores either way.
-        full_fov: True -> whole frame to 224x224; False -> the baseline's 360x180 + preset crop.
+        full_fov: True -> whole frame to ``resolution x resolution``; False -> the baseline's 360x180 +
+            preset crop.
+        resolution: CNN input side in pixels, one of :data:`RESOLUTIONS` (multiples of 32, whole ResNet
+            cells); 224 is the baseline's definition, the CNN work scales with ``resolution ** 2``.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
         bf16: bfloat16 autocast. ``"auto"`` enables it where the device supports it (CUDA with bf16, or a
-            CPU with native bf16 such as AVX512-BF16/AMX: 1.8-2.3x faster than fp32 there); True requires
-            support. Default False: fp32 features do not depend on the CPU's bf16 support (bf16 changes
-            the maps by ~0.15 % of their scale). The effective setting is stored with the features.
+            CPU with native bf16 such as AVX512-BF16/AMX: 1.8-2.1x faster than fp32 on a 2-core EPYC with
+            AVX512-BF16, ``benchmarks/bench_visual.py``); True requires support. Default False: fp32
+            features do not depend on the CPU's bf16 support (bf16 changes the maps by ~0.2 % of their
+            scale). The effective setting is stored with the features.
         batch_size: images per forward pass (a clip and its mirror are 2 x 50 images).
         fold_bn: fold BatchNorm into the convolutions (faster; same maths up to rounding).
     """
@@ -294,6 +348,7 @@ class ResNetFeatureExtractor:
         weights: Literal["imagenet", "random"] = "imagenet",
         seed: int = 0,
         full_fov: bool = True,
+        resolution: int = CNN_SIZE,
         device: str | torch.device = "cpu",
         bf16: bool | Literal["auto"] = False,
         batch_size: int = 100,
@@ -301,9 +356,12 @@ class ResNetFeatureExtractor:
     ) -> None:
         if weights not in ("imagenet", "random"):
             raise ValueError(f"weights must be 'imagenet' or 'random', not {weights!r}")
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, not {resolution!r}")
         self.weights = weights
         self.seed = int(seed)
         self.full_fov = bool(full_fov)
+        self.resolution = int(resolution)
         self.device = _resolve_device(device)
         self.batch_size = max(1, int(batch_size))
         self.fold_bn = bool(fold_bn)
@@ -334,21 +392,24 @@ class ResNetFeatureExtractor:
 
     def attrs(self) -> dict[str, object]:
         """Settings that determine the features (stored as HDF5 attributes)."""
-        return {"weights": self.weights, "seed": self.seed, "full_fov": self.full_fov, "bf16": self.bf16,
-                "fold_bn": self.fold_bn, "device": self.device.type}
+        return {"weights": self.weights, "seed": self.seed, "full_fov": self.full_fov,
+                "resolution": self.resolution, "bf16": self.bf16, "fold_bn": self.fold_bn,
+                "device": self.device.type}
 
     def preprocess(self, frames: Tensor) -> Tensor:
-        """``uint8 (N, 3, H, W)`` on any device -> normalised float32 ``(N, 3, 224, 224)``."""
-        return preprocess_full_fov(frames) if self.full_fov else preprocess_preset(frames)
+        """``uint8 (N, 3, H, W)`` on any device -> normalised float32 ``(N, 3, r, r)``, r = ``resolution``."""
+        if self.full_fov:
+            return preprocess_full_fov(frames, self.resolution)
+        return preprocess_preset(frames, self.resolution)
 
     def _maps(self, x: Tensor) -> Tensor:
-        """Normalised ``(N, 3, 224, 224)`` -> channel-mean maps float32 ``(N, 7, 7)``, in batches."""
+        """Normalised ``(N, 3, r, r)`` -> channel-mean maps float32 ``(N, 7, 7)``, in batches."""
         out = []
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             for chunk in x.split(self.batch_size):
                 chunk = chunk.contiguous(memory_format=torch.channels_last)
                 out.append(self.backbone(chunk).float().mean(dim=1))
-        return torch.cat(out).cpu()
+        return resample_to_grid(torch.cat(out)).cpu()
 
     def extract(self, frames: np.ndarray, flipped: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Features of ``frames`` ``uint8 (N, H, W, 3)`` (RGB) and of their horizontal mirror images.

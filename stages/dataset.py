@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise SeldInputError(args.rooms / world, "no SOFA rooms found (run the rooms stage)")
                 for split in splits_for(source, role):
                     generate_split(tmp, split, n_clips, rooms, fold=fold, seed=p["seed"], sources=ProceduralBank(),
-                                   make_video=int(mini["video_clips"]) if role != "val" else 0,
+                                   make_video=mini["video"],
                                    workers=p["workers"])
         else:  # "dcase2025" (read_params allows no other source)
             from seldlib.download import download_dataset

@@ -2,8 +2,10 @@
 
     python -m stages.evaluate --params data.source validation evaluate ensemble.threshold
 
+Track A systems (``evaluate.systems``) are scored with F(20°,1), DOAE and RDE; Track B systems
+(``evaluate.av_systems``, outputs in ``data/outputs_av``) with F(20°,1,on), DOAE, RDE and OSA.
 Outputs: ``data/predictions/singles/<system>/*.csv``, ``metrics/evaluate/<system>.json`` and
-``metrics/results.md`` (the README table; copy it with ``python -m seldlib.report``), ``metrics/figures/*.png``.
+``metrics/results.md`` (the README tables; copy them with ``python -m seldlib.report``), ``metrics/figures/*.png``.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ def _load_references(dataset: Path, splits: list[str]) -> tuple[dict[str, EventT
     return refs, paths
 
 
-def _score_folder(refs: dict[str, EventTable], pred_dir: Path,
-                  jackknife: bool) -> tuple[SeldScores, dict[str, EventTable]]:
+def _score_folder(refs: dict[str, EventTable], pred_dir: Path, jackknife: bool,
+                  onscreen: bool = False) -> tuple[SeldScores, dict[str, EventTable]]:
     """Official scores of one prediction folder; every test clip must have a prediction CSV.
 
     Same reading and scoring path as ``seldlib.metrics.score_dirs``; the coverage check is extra
@@ -57,14 +59,34 @@ def _score_folder(refs: dict[str, EventTable], pred_dir: Path,
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise SeldInputError(pred_dir, f"no prediction for test clip {missing[0]}{more}")
     preds = {name: read_seld_csv(pred_paths[name]) for name in sorted(pred_paths)}
-    return score(refs, preds, jackknife=jackknife), preds
+    return score(refs, preds, jackknife=jackknife, onscreen=onscreen), preds
 
 
-def write_singles(systems: list[str], outputs_dir: Path, singles_dir: Path, direction_entry: str) -> dict[str, dict]:
+def majority_osa(refs: dict[str, EventTable], preds: dict[str, EventTable]) -> float:
+    """The OSA of always answering the majority on-screen label, on the events ``preds`` matches.
+
+    The official matching pairs events by direction alone, so flagging every prediction off-screen
+    gives, as OSA, the share of off-screen references among the matched pairs, and on-screen the rest.
+    """
+    from dataclasses import replace
+
+    import numpy as np
+
+    from seldlib.metrics import score
+
+    off = {n: replace(t, onscreen=np.zeros_like(t.onscreen)) for n, t in preds.items()}
+    share_off = score(refs, off, onscreen=True).OSA
+    return max(share_off, 1.0 - share_off) if share_off == share_off else float("nan")
+
+
+def write_singles(systems: list[str], outputs_dir: Path, singles_dir: Path, direction_entry: str,
+                  av_systems: tuple[list[str], Path] = ([], Path("data/outputs_av"))) -> dict[str, dict]:
     """Decode each single system into ``singles_dir/<system>/``; returns each one's kind and threshold.
 
     A model of a kind without a direction head takes its direction from the entry ``direction_entry``
     (``evaluate.direction_entry``); detection and distance, and so the threshold, are its own.
+    ``av_systems``: the Track B entries and the folder of their outputs; their on-screen flags use
+    the threshold tuned at training and the kind's field-of-view rule.
     """
     from seldlib.atomic import atomic_path
     from seldlib.ensemble import single_outputs
@@ -73,16 +95,17 @@ def write_singles(systems: list[str], outputs_dir: Path, singles_dir: Path, dire
     from seldlib.predictions import write_prediction_dir
 
     cache: dict[str, tuple[list[str], dict, dict]] = {}
+    folder = {**{s: outputs_dir for s in systems}, **{s: av_systems[1] for s in av_systems[0]}, direction_entry: outputs_dir}
 
     def load(entry: str) -> tuple[list[str], dict, dict]:
         if entry not in cache:
-            cache[entry] = read_outputs_h5(outputs_dir / f"{entry}.h5")
+            cache[entry] = read_outputs_h5(folder[entry] / f"{entry}.h5")
         return cache[entry]
 
     info: dict[str, dict] = {}
     with atomic_path(singles_dir, suffix="") as tmp:
         tmp.mkdir(parents=True)
-        for system in systems:
+        for system in [*systems, *av_systems[0]]:
             names, arrays, meta = load(system)
             spec = get_kind(meta["kind"])
             partner = None
@@ -95,10 +118,13 @@ def write_singles(systems: list[str], outputs_dir: Path, singles_dir: Path, dire
                 if p_names != names:
                     raise SeldInputError(outputs_dir / f"{direction_entry}.h5", f"covers different clips than {system}.h5")
                 partner = (p_meta["kind"], p_arrays)
+            on_threshold = float(meta.get("onscreen_threshold", 0.5))
             write_prediction_dir(tmp / system, names, single_outputs((meta["kind"], arrays), partner),
-                                 threshold=meta["threshold"], default_distance_m=meta["default_distance_m"])
+                                 threshold=meta["threshold"], default_distance_m=meta["default_distance_m"],
+                                 onscreen_threshold=on_threshold, onscreen_max_az=spec.onscreen_max_az)
             info[system] = {"kind": meta["kind"], "threshold": float(meta["threshold"]),
-                            "direction_from": direction_entry if partner is not None else None}
+                            "direction_from": direction_entry if partner is not None else None,
+                            **({"onscreen_threshold": on_threshold} if spec.track == "B" else {})}
     return info
 
 
@@ -107,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", nargs="+", required=True)
     ap.add_argument("--params-file", default="params.yaml", type=Path)
     ap.add_argument("--outputs", default="data/outputs", type=Path)
+    ap.add_argument("--outputs-av", default="data/outputs_av", type=Path)
     ap.add_argument("--ensemble", default="data/predictions/ensemble", type=Path)
     ap.add_argument("--dataset", default="data/dataset", type=Path)
     ap.add_argument("--singles", default="data/predictions/singles", type=Path)
@@ -117,15 +144,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from seldlib.atomic import atomic_path, write_json_atomic, write_text_atomic
     from seldlib.datasets import splits_for, validation_label
-    from seldlib.report import DATA_LABELS, plot_classwise, plot_summary, plot_tracks, results_table, system_json, system_label, track_clips
+    from seldlib.report import (DATA_LABELS, av_results_table, plot_classwise, plot_summary, plot_tracks, results_table,
+                                system_json, system_label, track_clips)
 
     p = read_params(args.params, args.params_file)
     cfg, source = p["evaluate"], p["data.source"]
     systems = list(cfg["systems"])  # non-empty, unique, entries or "ensemble": checked by read_params
     test_splits = splits_for(source, "test")
 
+    av_systems = list(cfg["av_systems"])
     singles = [s for s in systems if s != "ensemble"]
-    info = write_singles(singles, args.outputs, args.singles, cfg["direction_entry"])
+    info = write_singles(singles, args.outputs, args.singles, cfg["direction_entry"], (av_systems, args.outputs_av))
     if "ensemble" in systems:
         info["ensemble"] = {"kind": None, "threshold": float(p["ensemble.threshold"]), "direction_from": None}
 
@@ -135,12 +164,25 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.ensemble if system == "ensemble" else args.singles / system
         scores[system], preds[system] = _score_folder(refs, folder, bool(cfg["jackknife"]))
 
-    table = results_table(scores, info, DATA_LABELS.get(source, f"data source {source!r}"),
-                          validation_label(source, p["validation"]))
+    av_scores, majority = {}, {}
+    for system in av_systems:
+        av_scores[system], preds[system] = _score_folder(refs, args.singles / system, bool(cfg["jackknife"]), onscreen=True)
+        majority[system] = majority_osa(refs, preds[system])
+
+    data_label = DATA_LABELS.get(source, f"data source {source!r}")
+    selection = validation_label(source, p["validation"])
+    table = results_table(scores, info, data_label, selection)
+    if av_systems:
+        table += "\n**Track B (audio-visual)**\n\n" + av_results_table(av_scores, info, majority, data_label, selection)
     with atomic_path(args.metrics, suffix="") as tmp:
         tmp.mkdir(parents=True)
         for system in systems:
             write_json_atomic(tmp / f"{system}.json", system_json(scores[system], system, info[system]["threshold"]), ndigits=6)
+        for system in av_systems:
+            doc = system_json(av_scores[system], system, info[system]["threshold"])
+            # F here is F(20°,1,on): the on-screen flag must be right too
+            doc.update(onscreen=True, onscreen_threshold=info[system]["onscreen_threshold"], OSA_majority=majority[system])
+            write_json_atomic(tmp / f"{system}.json", doc, ndigits=6)
 
     # Outside metrics/evaluate, which DVC reads as metrics files (JSON only).
     write_text_atomic(args.results, table)
@@ -156,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                         tmp / f"tracks_{i:02d}_{Path(clip).stem}.png", label=system_label(track_system, info))
 
     print(table)
-    print(f"{len(systems)} systems scored on {len(refs)} test clips -> {args.metrics}, {args.figures}")
+    print(f"{len(systems) + len(av_systems)} systems scored on {len(refs)} test clips -> {args.metrics}, {args.figures}")
     return 0
 
 

@@ -219,3 +219,30 @@ def test_augmenter_swap_rate_follows_probability():
         swapped += int((aug(batch, step)["features"][:, 0, 0, 0] == 1).sum())
     # 3200 Bernoulli(0.3) draws: mean 960, sd ~26.
     assert abs(swapped - 960) < 110
+
+
+def test_av_swap_keeps_audio_labels_and_video_consistent():
+    """A source on the left (azimuth +40°) is louder in L (mid-side stereo: L = W + Y', R = W − Y', with
+    Y' ∝ sin(az)); after the audio-visual swap the inter-channel level difference, the label azimuth and
+    the frames (mirrored) all say "right", while class, distance and on-screen stay."""
+    from seldlib.logmel import logmel_librosa
+
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal(120000).astype(np.float32) * 0.1
+    y = np.sin(np.deg2rad(40.0)) * w
+    feats = torch.from_numpy(np.asarray(logmel_librosa(np.stack([w + y, w - y])), np.float32))[None]
+    labels = _encode([(0, 49, 0, 40.0, 2.0, 1)], False)
+    video, flipped = torch.randn(1, T, 7, 7), torch.randn(1, T, 7, 7)
+    out = channel_swap({"features": feats, "video": video, "video_flipped": flipped, **labels}, torch.tensor([True]))
+
+    def ild(x: torch.Tensor) -> float:  # dB, L minus R, over all bins and frames
+        return float((x[0, 0] - x[0, 1]).mean())
+
+    assert ild(feats) > 3.0 and ild(out["features"]) == pytest.approx(-ild(feats))
+    az = torch.rad2deg(torch.atan2(out["doa"][0, :, 0, 1], out["doa"][0, :, 0, 0]))
+    assert torch.allclose(az, torch.full_like(az, -40.0), atol=1e-4)
+    sce_az = torch.rad2deg(torch.atan2(out["sce"][0, :, 0, 1], out["sce"][0, :, 0, 0]))
+    assert torch.allclose(sce_az, torch.full_like(sce_az, -40.0), atol=1e-4)
+    assert torch.equal(out["video"], flipped) and torch.equal(out["video_flipped"], video)
+    for key in ("sed", "dist", "onscreen"):
+        assert torch.equal(out[key], labels[key]), key

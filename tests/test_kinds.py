@@ -17,8 +17,11 @@ TINY = {"preset": "small", "resnet_channels": [4, 4, 4, 4], "d_model": 16, "n_he
 def test_every_kind_builds_a_model_whose_outputs_match_its_spec(kind):
     spec = get_kind(kind)
     torch.manual_seed(0)
-    model = build_model(kind, {"preset": "small"} if spec.architecture == "seldnet" else TINY)
-    out = predict_arrays(model, kind, torch.randn(2, 2, 251, 64))
+    tiny = {"preset": "small"} if spec.architecture == "seldnet" else \
+        {k: v for k, v in TINY.items() if spec.architecture == "resnet_conformer" or k != "n_blocks"}
+    model = build_model(kind, tiny)
+    video = torch.randn(2, 50, 7, 7) if spec.track == "B" else None
+    out = predict_arrays(model, kind, torch.randn(2, 2, 251, 64), video=video)
     assert {k: v.shape[1:] for k, v in out.items()} == dict(spec.outputs)
     assert set(out) == set(spec.output_keys)
     assert spec.loss in LOSSES
@@ -45,5 +48,17 @@ def test_loss_weights_follow_the_registry():
 
 
 def test_unknown_kind_names_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown model kind 'sed_xyz'; expected one of \['sed_doa'"):
+    with pytest.raises(ValueError, match=r"unknown model kind 'sed_xyz'; expected one of \['av_sed_sce_ons', 'av_ts_sed_sce_ons', 'sed_doa'"):
         get_kind("sed_xyz")
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, spec in KINDS.items() if spec.track == "B"))
+def test_track_b_kinds_read_video_start_from_a_trained_model_and_decide_onscreen(kind):
+    spec = get_kind(kind)
+    assert {"video", "init"} <= spec.needs and spec.init_kind in KINDS and KINDS[spec.init_kind].track == "A"
+    assert spec.onscreen in spec.outputs  # the key of its on-screen posteriors
+    assert ("teacher" in spec.needs) == (spec.teacher_kind is not None)
+    assert spec.paper is not None and spec.paper_osa is not None
+    with pytest.raises(ValueError, match="needs the clips' video"):
+        model = build_model(kind, {"preset": "small"})
+        predict_arrays(model, kind, torch.randn(1, 2, 251, 64))

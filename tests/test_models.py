@@ -37,7 +37,8 @@ def test_resnet_conformer_shapes(kind, n_frames):
     b, t, c = 2, N_LABEL_FRAMES, N_CLASSES
     expected = {"sed_doa": ("doa", (b, t, c, 2)), "sed_sde": ("dist", (b, t, c)), "sed_sce": ("sce", (b, t, c, 2))}
     key, shape = expected[kind]
-    assert set(out) == {"sed", "sed_logits", key}
+    assert set(out) == {"sed", "sed_logits", "hidden", key}
+    assert out["hidden"].shape == (b, n_frames, model.config.d_model)  # before time pooling (distillation)
     assert out["sed"].shape == out["sed_logits"].shape == (b, t, c)
     assert out[key].shape == shape
     assert torch.allclose(out["sed"], out["sed_logits"].sigmoid())

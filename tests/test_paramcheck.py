@@ -118,6 +118,24 @@ BAD = {
     # SED-SDE has no direction head; at evaluation it borrows the SED-DOA direction
     "direction from a model without one": ({"evaluate.direction_entry": "sed_sde"}, ["evaluate"],
                                            "evaluate.direction_entry", ["kind sed_sde", "lends its direction to other kinds (sed_doa)"]),
+    # Track B: init and teacher name exactly the checkpoints the stage reads (its DVC deps)
+    "av init of another kind": ({"av_models.av_sed_sce_ons.init": "sed_doa"}, ["av_models"],
+                                "av_models.av_sed_sce_ons.init", ["got 'sed_doa'", "(kind sed_doa)", "is sed_sce"]),
+    "av teacher of an undistilled kind": ({"av_models.av_sed_sce_ons.teacher": "sed_doa"}, ["av_models"],
+                                          "av_models.av_sed_sce_ons.teacher", ["got 'sed_doa'", "same entry as init"]),
+    "av teacher of another kind": ({"av_models.av_ts_sed_sce_ons.teacher": "seldnet"}, ["av_models"],
+                                   "av_models.av_ts_sed_sce_ons.teacher", ["(kind seldnet)", "is sed_sce"]),
+    "av entry without init": ({"av_models.av_sed_sce_ons.init": None}, ["av_models"],
+                              "av_models.av_sed_sce_ons.init", ["got null"]),
+    "av kind among the audio models": ({"models.sed_doa.kind": "av_sed_sce_ons"}, ["models.sed_doa"],
+                                       "models.sed_doa.kind", ["got 'av_sed_sce_ons'", "'sed_doa'"]),
+    "audio kind among the av models": ({"av_models.av_sed_sce_ons.kind": "sed_sce"}, ["av_models.av_sed_sce_ons"],
+                                       "av_models.av_sed_sce_ons.kind", ["got 'sed_sce'", "'av_sed_sce_ons'"]),
+    "av entry named as an audio entry": ({"av_models.sed_sce": {"kind": "av_sed_sce_ons", "init": "sed_sce",
+                                                                "teacher": "sed_sce"}}, ["av_models"],
+                                         "av_models.sed_sce", ["not the name of a models entry"]),
+    "av system not an av entry": ({"evaluate.av_systems": ["sed_doa"]}, ["evaluate"], "evaluate.av_systems[0]",
+                                  ["got 'sed_doa'", "av_sed_sce_ons"]),
 }
 
 
@@ -328,6 +346,9 @@ def test_schema_matches_the_dataclasses_the_stages_fill() -> None:
     train_keys = set(schema().fields["train"].fields)
     assert train_keys == {"device", "amp", "val_every", "checkpoint_every", "nproc", "sync_bn", "loader", "workers"}
     # loader and workers are arguments of train(), not TrainConfig fields
-    assert set(model_entry().fields) | (train_keys - {"loader", "workers"}) == {f.name for f in fields(TrainConfig)}
+    assert set(model_entry(track="B").fields) | (train_keys - {"loader", "workers"}) == {f.name for f in fields(TrainConfig)}
+    # a Track A entry has none of the Track B keys (teacher, init, distillation, on-screen threshold)
+    assert set(model_entry(track="B").fields) - set(model_entry().fields) == {
+        "init", "teacher", "ts_weight", "ts_hidden_weight", "onscreen_threshold"}
     audio = set(schema().fields["features"].fields["audio"].fields) - {"batch_size"}
     assert audio == {f.name for f in fields(LogMelConfig)} - {"sample_rate", "amin"}

@@ -24,6 +24,9 @@ from seldlib.metadata import read_metadata_csv
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MODEL = {"preset": "small", "resnet_channels": [4, 4, 4, 4], "d_model": 16, "n_heads": 2, "n_blocks": 1,
               "head_hidden": 16}
+# MVANet's audio path is 4 blocks in the small preset: the SED-SCE model that initialises it has as many
+TINY_MVANET = {k: v for k, v in TINY_MODEL.items() if k != "n_blocks"}
+AV_ENTRIES = ("av_sed_sce_ons", "av_ts_sed_sce_ons", "seldnet_av")
 
 
 def _run(cmd: list[str], cwd: Path) -> str:
@@ -48,7 +51,7 @@ def _tiny_params(path: Path) -> None:
     p = yaml.safe_load(path.read_text())
     p["rooms"].update(radii=[1.0, 2.0], elevations=[0.0], az_step_deg=60.0)
     p["data"]["workers"] = 1
-    p["data"]["mini"].update(n_train=6, n_val=3, n_test=4, video_clips=2)
+    p["data"]["mini"].update(n_train=6, n_val=3, n_test=4)
     p["synth"].update(n_clips=4, workers=1)
     tiny_training(p)
     path.write_text(yaml.safe_dump(p, sort_keys=False))
@@ -60,6 +63,10 @@ def tiny_training(p: dict) -> None:
     for m in p["models"].values():
         m.update(steps=2, batch_size=2)
         m["model"] = {"preset": "small"} if m["kind"] == "seldnet" else dict(TINY_MODEL)
+    p["models"]["sed_sce"]["model"]["n_blocks"] = 4
+    for m in p["av_models"].values():
+        m.update(steps=2, batch_size=2)
+        m["model"] = {"preset": "small"} if m["kind"] == "seldnet_av" else dict(TINY_MVANET)
 
 
 def _ran(log: str) -> set[str]:
@@ -80,8 +87,9 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     stages = {"rooms", "dataset", "synth", "data_report", "standardizer", "ensemble", "evaluate",
               "download_fsd50k", "download_fma", "download_tau_srir", "prepare_sources", "prepare_rooms",
               *(f"features_audio@{s}" for s in ("train", "val", "test", "synth")),
-              *(f"features_video@{s}" for s in ("train", "test")),
-              *(f"{kind}@{m}" for kind in ("train", "infer") for m in ("sed_doa", "sed_sde", "sed_sce", "seldnet"))}
+              *(f"features_video@{s}" for s in ("train", "val", "test")),
+              *(f"{kind}@{m}" for kind in ("train", "infer") for m in ("sed_doa", "sed_sde", "sed_sce", "seldnet")),
+              *(f"{kind}@{m}" for kind in ("train_av", "infer_av") for m in AV_ENTRIES)}
     # With the committed dvc.lock, a stage whose outputs the cache already holds is restored instead of
     # run: the "not used" records of the real-data stages are identical, so after the first of each
     # kind has run, DVC checks the others out.
@@ -96,8 +104,8 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
         assert len(list((repo / "data/dataset/stereo_dev" / split).glob("*.wav"))) == n
         for csv in (repo / "data/dataset/metadata_dev" / split).glob("*.csv"):
             read_metadata_csv(csv)
-    for split in ("dev-train-sim", "dev-test-sim"):
-        assert len(list((repo / "data/dataset/video_dev" / split).glob("*.mp4"))) == 2
+    for split, n in (("dev-train-sim", 6), ("dev-val-sim", 3), ("dev-test-sim", 4)):  # every clip has its video
+        assert len(list((repo / "data/dataset/video_dev" / split).glob("*.mp4"))) == n
     stems = [{p.stem for p in (repo / "data/dataset/stereo_dev" / s).glob("*.wav")}
              for s in ("dev-train-sim", "dev-val-sim", "dev-test-sim")]
     assert not (stems[0] & stems[1]) and not (stems[1] & stems[2])  # validation clips are clips of their own
@@ -105,11 +113,13 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
         with h5py.File(repo / f"data/features/{name}.h5") as h5:
             assert h5["features"].shape[1:] == (2, 251, 64)
     with h5py.File(repo / "data/features/video_test.h5") as h5:
-        assert h5["features"].shape == (2, 50, 7, 7) and h5["features_flipped"].shape == (2, 50, 7, 7)
-    for system in ("sed_doa", "sed_sde", "sed_sce", "seldnet", "ensemble"):
+        assert h5["features"].shape == (4, 50, 7, 7) and h5["features_flipped"].shape == (4, 50, 7, 7)
+    for system in ("sed_doa", "sed_sde", "sed_sce", "seldnet", "ensemble", *AV_ENTRIES):
         scores = json.loads((repo / f"metrics/evaluate/{system}.json").read_text())
         assert {"F", "DOAE", "RDE", "DistE", "OSA", "classwise"} <= set(scores)
         assert 0.0 <= scores["F"] <= 1.0
+        assert scores.get("onscreen", False) == (system in AV_ENTRIES)  # Track B: F(20°,1,on)
+    assert "| Baseline-AV |" in (repo / "metrics/results.md").read_text()
     assert (repo / "metrics/results.md").read_text().count("|") > 10
     assert json.loads((repo / "metrics/data/summary.json").read_text())
     for png in [*(repo / "metrics/figures").glob("*.png"), *(repo / "metrics/data").glob("*.png")]:
@@ -123,7 +133,7 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     assert "http://" not in page and "https://" not in page and "<script" not in page
     images = re.findall(r'<img src="([^"]+)"', page)
     assert images and all((repo / "dvc_plots" / src).is_file() for src in images)
-    for name in ("sed_doa", "sed_sde", "sed_sce", "seldnet"):
+    for name in ("sed_doa", "sed_sde", "sed_sce", "seldnet", *AV_ENTRIES):
         assert f"models/{name}/curves.png" in page
     assert "metrics/figures/summary.png" in page and "metrics/data/classes.png" in page
     assert len(images) == len(re.findall(r"<p>workspace</p>", page))  # no plot without its image
@@ -136,7 +146,12 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-qm", "lock"], repo)
     exp = _run(["dvc", "exp", "run", "-S", "models.sed_sce.lr=0.002"], repo)
-    assert _ran(exp) == {"train@sed_sce", "infer@sed_sce", "ensemble", "evaluate"}
+    # sed_sce initialises and teaches the MVANet models: they follow it
+    assert _ran(exp) == {"train@sed_sce", "infer@sed_sce", "ensemble", "evaluate",
+                         *(f"{s}@{m}" for s in ("train_av", "infer_av") for m in ("av_sed_sce_ons", "av_ts_sed_sce_ons"))}
+    # the distillation weight reruns that student alone (and the evaluation)
+    exp = _run(["dvc", "exp", "run", "-S", "av_models.av_ts_sed_sce_ons.ts_weight=0.5"], repo)
+    assert _ran(exp) == {"train_av@av_ts_sed_sce_ons", "infer_av@av_ts_sed_sce_ons", "evaluate"}
 
     # Knobs that cannot change results rerun nothing; a feature-extraction batch size retrains nothing.
     knobs = ["data.workers=2", "synth.workers=2", "features.audio.batch_size=3", "features.video.batch_size=7",
@@ -181,9 +196,10 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     # With the DCASE convention (validate on the test split), the score the training stage selected with
     # and printed is the evaluate stage's score of the same checkpoint, to the last digit.
     log = _run(["dvc", "exp", "run", "-S", "validation.source=test"], repo)
-    for name in ("sed_doa", "sed_sce", "seldnet"):
+    for name in ("sed_doa", "sed_sce", "seldnet", *AV_ENTRIES):
         best = json.loads((repo / f"models/{name}/live/metrics.json").read_text())["best"]
         evaluated = json.loads((repo / f"metrics/evaluate/{name}.json").read_text())
         assert best["F"] == pytest.approx(evaluated["F"], abs=1e-6), name
-        assert f"{name}: step {best['step']} selected on the validation set (4 clips): F {best['F']:.4f}" in log
+        f_name = "F(20°,1,on)" if name in AV_ENTRIES else "F"
+        assert f"{name}: step {best['step']} selected on the validation set (4 clips): {f_name} {best['F']:.4f}" in log
     assert "selected on the scored test split" in (repo / "metrics/results.md").read_text()

@@ -276,3 +276,13 @@ def test_all_zero_recording_gives_no_event(tmp_path):
     assert _run(tmp_path, wav, "--threshold", "0.0") == 0  # threshold 0: every class would fire otherwise
     lines = (tmp_path / "out" / "zeros.csv").read_text().splitlines()
     assert lines == ["frame,class,source,azimuth,distance,onscreen"]
+
+
+def test_audio_visual_checkpoint_refused_with_one_line(tmp_path, capsys):
+    av = _checkpoint(tmp_path, "av_sed_sce_ons", seed=0)
+    wav = _write(tmp_path / "s.wav", _noise(5.0))
+    rc = main(["--models", str(av), "--standardizer", str(_standardizer(tmp_path)), "--out", str(tmp_path / "o"),
+               "--no-progress", str(wav)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "AV SED-SCE-ONS checkpoints are audio-visual models and need a video" in err
+    assert len(err.strip().splitlines()) == 1

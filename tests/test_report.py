@@ -288,8 +288,8 @@ def _make_project(root: Path, n_track_plots: int = 1, systems: tuple[str, ...] =
         "validation: {source: heldout, fraction: 0.1, seed: 1}\n"
         "models: {" + ", ".join(f"{s}: {{kind: {KIND_OF.get(s, s)}}}" for s in systems if s != "ensemble") + "}\n"
         "ensemble: {threshold: 0.5}\n"
-        f"evaluate: {{systems: [{', '.join(systems)}], jackknife: false, n_track_plots: {n_track_plots}, "
-        "direction_entry: sed_doa}\n"
+        f"evaluate: {{systems: [{', '.join(systems)}], av_systems: [], jackknife: false, "
+        f"n_track_plots: {n_track_plots}, direction_entry: sed_doa}}\n"
     )
     return names
 

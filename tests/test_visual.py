@@ -12,18 +12,27 @@ import pytest
 import torch
 import torchvision
 import torchvision.transforms.v2.functional  # noqa: F401 - the v2 namespace is not imported by default
+import yaml
 
+from seldlib.config import read_params
 from seldlib.errors import SeldInputError
+from seldlib.paramcheck import schema
+from seldlib.synth.video import VideoTrack, project, render_frames, render_video, rgb_to_yuv420
 from seldlib.visual import (
+    RESOLUTIONS,
     ResNetFeatureExtractor,
-    preprocess_preset,
     decode_frames,
+    grid_weights,
     imagenet_weights_path,
     preprocess_full_fov,
+    preprocess_preset,
     preprocess_preset_from_small,
     read_video_store,
+    resample_to_grid,
     write_video_store,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 W, H = 64, 32  # tiny frames; 8 stripes of 8 px carry the frame index in binary
 
@@ -178,10 +187,12 @@ def test_flip_of_symmetric_frame_is_identity(extractor):
     np.testing.assert_allclose(ff, f, rtol=1e-5, atol=1e-5)
 
 
-def test_flipped_features_equal_features_of_mirrored_video(extractor):
+@pytest.mark.parametrize("resolution", [224, 96])
+def test_flipped_features_equal_features_of_mirrored_video(resolution):
+    ex = ResNetFeatureExtractor("random", seed=0, resolution=resolution)
     frames = _random_frames(3, 4)
-    f, ff = extractor.extract(frames)
-    g, gg = extractor.extract(np.ascontiguousarray(frames[:, :, ::-1]))
+    f, ff = ex.extract(frames)
+    g, gg = ex.extract(np.ascontiguousarray(frames[:, :, ::-1]))  # the frames mirrored by hand
     np.testing.assert_allclose(ff, g, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gg, f, rtol=1e-5, atol=1e-5)
     # Flip-before-CNN is not the cheap approximation (mirroring the 7x7 map): they differ clearly.
@@ -226,6 +237,167 @@ def test_preset_ignores_frame_edges_full_fov_does_not(extractor):
     assert np.abs(f0 - p0).max() > 0.2 * f0.std()  # the two paths give different features
 
 
+# ---------------------------------------------------------------------------------------------
+# Input resolution
+# ---------------------------------------------------------------------------------------------
+
+def _trunk_maps(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Independent reference: torchvision's ResNet-50 layer by layer (BatchNorm unfolded), channel mean."""
+    torch.manual_seed(seed)
+    m = torchvision.models.resnet50(weights=None).eval()
+    with torch.no_grad():
+        y = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+        y = m.layer4(m.layer3(m.layer2(m.layer1(y))))
+    return y.mean(dim=1)
+
+
+def _v2_full_fov(frames: np.ndarray, size: int) -> torch.Tensor:
+    v2 = torchvision.transforms.v2.functional
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2)
+    return v2.normalize(v2.to_dtype(v2.resize(x, [size, size], antialias=True), torch.float32, scale=True), MEAN, STD)
+
+
+def test_224_equals_independent_torchvision_computation():
+    frames = _random_frames(2, 11, h=36, w=64)  # tiny frames: the resize to 224 is the whole preprocessing
+    ref = _trunk_maps(_v2_full_fov(frames, 224))
+    assert ref.shape == (2, 7, 7)  # 224 px -> layer4 is 7x7: nothing to resample
+    got, _ = ResNetFeatureExtractor("random", seed=0, resolution=224).extract(frames, flipped=False)
+    np.testing.assert_allclose(got, ref.numpy(), rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+
+
+@pytest.mark.parametrize("resolution", [64, 96, 160])
+def test_resolution_sets_the_input_size_and_output_stays_7x7(resolution):
+    ex = ResNetFeatureExtractor("random", seed=0, resolution=resolution)
+    frames = _random_frames(2, 12, h=36, w=64)
+    x = ex.preprocess(torch.from_numpy(frames).permute(0, 3, 1, 2))
+    assert x.shape == (2, 3, resolution, resolution)
+    g = resolution // 32
+    coarse = _trunk_maps(_v2_full_fov(frames, resolution))
+    assert coarse.shape == (2, g, g)
+    f, ff = ex.extract(frames)
+    assert f.shape == ff.shape == (2, 7, 7) and f.dtype == np.float32
+    # The 7x7 map is the g x g map resampled at the 224-px grid's unit centres (checked by hand below).
+    w = grid_weights(g).double().numpy()
+    np.testing.assert_allclose(f, w @ coarse.double().numpy() @ w.T, rtol=1e-4, atol=1e-4 * float(coarse.abs().max()))
+    assert ex.attrs()["resolution"] == resolution
+
+
+def test_grid_weights_by_hand():
+    # layer4 unit i at input side 32 g is centred on pixel 32 i, i.e. at (32 i + 0.5) / (32 g); the 224-px
+    # unit j at (32 j + 0.5) / 224. For g = 3, j = 3: s = 9/7 + (3/7 - 1)/64 = 1.276786 -> 0.723214 of
+    # unit 1 and 0.276786 of unit 2; j = 0 lies before unit 0's centre and j = 6 after unit 2's: held.
+    w = grid_weights(3).double().numpy()
+    assert w.shape == (7, 3)
+    np.testing.assert_allclose(w[3], [0.0, 1 - 0.2767857, 0.2767857], atol=1e-6)
+    np.testing.assert_allclose(w[0], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(w[6], [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(grid_weights(7).numpy(), np.eye(7, dtype=np.float32))
+    # A map that grows linearly along the columns is reproduced exactly at s (clamped to [0, g - 1]).
+    for g in (2, 3, 5, 6):
+        ramp = torch.arange(g, dtype=torch.float32).expand(1, g, g)
+        s = np.clip(np.arange(7) * g / 7 + (g / 7 - 1) / 64, 0, g - 1)
+        out = resample_to_grid(ramp)[0].numpy()
+        np.testing.assert_allclose(out, np.broadcast_to(s, (7, 7)), atol=1e-6)
+    maps = torch.randn(3, 7, 7)
+    assert resample_to_grid(maps) is maps  # 224 px: unchanged
+
+
+@pytest.mark.parametrize("resolution", [224, 96])
+def test_maps_localise_a_glyph_left_or_right(resolution):
+    # The same background with a big disc (1 m) at azimuth +35 deg (left) or -35 deg (right): the change
+    # of the map against the empty frame is centred on the disc's column (rows = image rows, columns =
+    # image columns). At 96 px (3x3 units) it is blurred towards the centre but on the right side.
+    ex = ResNetFeatureExtractor("random", seed=0, resolution=resolution)
+
+    def frame(tracks):
+        return next(iter(render_frames(tracks, seed=5, n_frames=1, n_distractors=0)))
+
+    disc = [VideoTrack(0, np.array([0]), np.array([az]), np.array([0.0]), np.array([1.0])) for az in (35.0, -35.0)]
+    maps, _ = ex.extract(np.stack([frame([]), frame([disc[0]]), frame([disc[1]])]), flipped=False)
+    columns, expected = [], []
+    for k, az in ((1, 35.0), (2, -35.0)):
+        change = (maps[k] - maps[0]) ** 2
+        columns.append((change.sum(axis=0) * np.arange(7)).sum() / change.sum())
+        x, _, _ = project(az, 0.0)
+        expected.append((float(x) * 224 / 640 - 0.5) / 32)  # the 224-px unit column of the disc: 1.43, 5.54
+    left, right = columns
+    if resolution == 224:
+        np.testing.assert_allclose(columns, expected, atol=0.5)
+    else:
+        assert left < 2.75 and right > 3.25 and right - left > 1.5, columns
+
+
+def test_paramcheck_allows_the_extractor_resolutions_only(tmp_path):
+    node = schema().fields["features"].fields["video"].fields["resolution"]
+    assert node.values == RESOLUTIONS == (64, 96, 128, 160, 192, 224)
+    tree = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    for bad in (100, 32, 256, "96", True):
+        tree["features"]["video"]["resolution"] = bad
+        path = tmp_path / "params.yaml"
+        path.write_text(yaml.safe_dump(tree), encoding="utf-8")
+        with pytest.raises(SeldInputError) as err:
+            read_params(["features.video"], path)
+        msg = str(err.value)
+        assert "params.yaml" in msg and "features.video.resolution" in msg and "one of 64, 96, 128" in msg
+        assert "\n" not in msg
+    tree["features"]["video"]["resolution"] = 128
+    path.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    assert read_params(["features.video.resolution"], path) == {"features.video.resolution": 128}
+    with pytest.raises(ValueError, match="resolution must be one of"):
+        ResNetFeatureExtractor("random", resolution=100)
+
+
+def test_bf16_auto_follows_the_device_support():
+    ex = ResNetFeatureExtractor("random", seed=0, bf16="auto", resolution=64)
+    assert ex.bf16 is bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert ex.attrs()["bf16"] is ex.bf16
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic video encoding (every embedded clip has one, so seldlib.synth.video converts cheaply)
+# ---------------------------------------------------------------------------------------------
+
+def test_rgb_to_yuv420_bt601_limited_by_hand():
+    # Textbook BT.601 limited-range values: black (16, 128, 128), white (235, 128, 128), red (81, 90, 240),
+    # green (145, 54, 34), blue (41, 240, 110).
+    colours = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+    expected = [(16, 128, 128), (235, 128, 128), (81, 90, 240), (145, 54, 34), (41, 240, 110)]
+    for rgb, yuv in zip(colours, expected):
+        y, cb, cr = rgb_to_yuv420(np.broadcast_to(rgb, (2, 2, 3)))
+        assert (int(y[0, 0]), int(cb[0, 0]), int(cr[0, 0])) == yuv
+    # Chroma of a 2x2 block is that of its mean colour: two red and two blue pixels -> (127.5, 0, 127.5).
+    block = np.array([[[255, 0, 0], [0, 0, 255]], [[0, 0, 255], [255, 0, 0]]], np.uint8)
+    y, cb, cr = rgb_to_yuv420(block)
+    assert y.tolist() == [[81, 41], [41, 81]]
+    assert (int(cb[0, 0]), int(cr[0, 0])) == (round(128 + 224 / 255 * (-0.168736 * 127.5 + 0.5 * 127.5)),
+                                               round(128 + 224 / 255 * (0.5 * 127.5 - 0.081312 * 127.5)))
+
+
+def _yuv_planes(mp4: Path) -> list[tuple[np.ndarray, ...]]:
+    with av.open(str(mp4)) as container:
+        return [tuple(np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy()
+                      for p in frame.planes) for frame in container.decode(video=0)]
+
+
+def test_encoded_planes_equal_conversion_of_the_rgb_frames(tmp_path):
+    # crf 0 makes libx264 lossless, so the decoded planes are exactly what was fed to the encoder: the
+    # incremental per-glyph-box conversion must equal converting each whole RGB frame.
+    tracks = [
+        VideoTrack(0, np.arange(10), np.linspace(30.0, -30.0, 10), np.zeros(10), np.full(10, 1.0)),
+        VideoTrack(4, np.arange(3, 9), np.full(6, 10.0), np.full(6, 5.0), np.full(6, 2.0)),  # overlaps, on/off
+        VideoTrack(1, np.arange(10), np.full(10, 49.9), np.full(10, 30.0), np.full(10, 0.7)),  # clipped at an edge
+    ]
+    mp4 = tmp_path / "lossless.mp4"
+    render_video(mp4, tracks, seed=3, n_frames=30, crf=0)
+    decoded = _yuv_planes(mp4)
+    frames = list(render_frames(tracks, seed=3, n_frames=30))
+    assert len(decoded) == len(frames) == 30
+    for k, (frame, planes) in enumerate(zip(frames, decoded)):
+        for got, want in zip(planes, rgb_to_yuv420(frame)):
+            np.testing.assert_array_equal(got, want, err_msg=f"frame {k}")
+
+
 def test_random_weights_depend_on_seed_only(extractor):
     frames = _random_frames(1, 7)
     again = ResNetFeatureExtractor("random", seed=0)
@@ -267,6 +439,7 @@ def test_store_full_clip_shapes_and_contents(tmp_path, extractor):
     assert names == ["clip"]
     assert feats.shape == feats_flip.shape == (1, 50, 7, 7) and feats.dtype == np.float32
     assert attrs["weights"] == "random" and attrs["seed"] == 0 and bool(attrs["full_fov"]) is True
+    assert attrs["resolution"] == 224
     frames = decode_frames(mp4)
     f, ff = extractor.extract(frames[[0, 17, 49]])
     np.testing.assert_allclose(feats[0, [0, 17, 49]], f, rtol=1e-5, atol=1e-5)

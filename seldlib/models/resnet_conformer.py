@@ -222,7 +222,9 @@ class ResNetConformer(nn.Module):
     - always ``"sed"`` ``(B, T', 13)`` sigmoid probabilities and ``"sed_logits"`` ``(B, T', 13)``;
     - ``output="sed_doa"``: ``"doa"`` ``(B, T', 13, 2)`` = tanh (cos az, sin az) per class;
     - ``output="sed_sde"``: ``"dist"`` ``(B, T', 13)`` metres, ReLU;
-    - ``output="sed_sce"``: ``"sce"`` ``(B, T', 13, 2)`` = (x·d, y·d) in metres, linear.
+    - ``output="sed_sce"``: ``"sce"`` ``(B, T', 13, 2)`` = (x·d, y·d) in metres, linear;
+    - always ``"hidden"`` ``(B, T, d_model)``: the Conformer output before time pooling (for hidden-state
+      distillation).
     """
 
     def __init__(self, config: ResNetConformerConfig | None = None) -> None:
@@ -260,12 +262,12 @@ class ResNetConformer(nn.Module):
         return z
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        z = self.forward_features(x)
-        z = self.time_pool(z.transpose(1, 2)).transpose(1, 2)  # (B, T', d)
+        hidden = self.forward_features(x)
+        z = self.time_pool(hidden.transpose(1, 2)).transpose(1, 2)  # (B, T', d)
         b, t, _ = z.shape
         n = self.config.n_classes
         logits = self.sed_head(z)
-        out = {"sed_logits": logits, "sed": logits.sigmoid()}
+        out = {"sed_logits": logits, "sed": logits.sigmoid(), "hidden": hidden}
         if self.config.output == "sed_doa":
             # axis-major flat layout as the reference (x×13 then y×13) -> (B, T', 13, 2)
             out["doa"] = self.doa_head(z).tanh().view(b, t, 2, n).transpose(2, 3)

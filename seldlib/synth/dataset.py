@@ -209,10 +209,7 @@ def _work(index: int) -> str:
     rng = clip_rng(s["seed"], s["split"], index)
     clip = synth_clip(rng, s["rooms"], s["bank"], s["config"], s["fold"], s["room_numbers"], index)
     clip_seed = int(rng.integers(0, 2**31 - 1))
-    make_video = s["make_video"]
-    # An int renders video for the first ``make_video`` clips only (the embedded default keeps the
-    # ResNet-50 feature stage affordable on a CPU); the rest are audio-only clips, as in the real data.
-    write_clip(s["root"], s["split"], clip, bool(make_video) and (make_video is True or index < make_video), clip_seed)
+    write_clip(s["root"], s["split"], clip, s["make_video"], clip_seed)
     return clip.stem
 
 
@@ -224,7 +221,7 @@ def generate_split(
     fold: int,
     seed: int,
     sources,
-    make_video: bool | int = False,
+    make_video: bool = False,
     workers: int = 1,
     config: SynthConfig | None = None,
     room_numbers: list[int] | None = None,

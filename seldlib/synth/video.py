@@ -21,8 +21,9 @@ Each clip gets a seeded, static, low-saturation background (sky/floor gradients,
 floor, furniture-like blocks, smooth grey noise). Every active, on-screen event is drawn as a
 saturated class glyph (13 shapes x 13 colours), radius proportional to 1/distance, far sprites first.
 Silent distractor glyphs (1-3 by default) are drawn in every frame so that the picture alone does not
-reveal which classes are sounding. Frames are encoded with libx264 (yuv420p, one thread, bitexact
-muxing) through PyAV; the same arguments give byte-identical files.
+reveal which classes are sounding. Frames are converted to BT.601 limited-range YUV 4:2:0
+(:func:`rgb_to_yuv420`; per frame only the boxes the glyphs touch are redrawn and reconverted) and encoded
+with libx264 (one thread, bitexact muxing) through PyAV; the same arguments give byte-identical files.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "project",
     "render_frames",
     "render_video",
+    "rgb_to_yuv420",
     "sprite_radius",
 ]
 
@@ -240,17 +242,21 @@ def _shape(cls: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise SeldInputError(None, f"class index {cls} outside 0..{N_CLASSES - 1}")
 
 
-def _draw(frame: np.ndarray, cls: int, xc: float, yc: float, radius: float) -> None:
-    """Draw glyph ``cls`` centred at continuous pixel (xc, yc) into ``frame`` (H, W, 3) in place, clipped."""
+def _draw(frame: np.ndarray, cls: int, xc: float, yc: float, radius: float) -> tuple[int, int, int, int] | None:
+    """Draw glyph ``cls`` centred at continuous pixel (xc, yc) into ``frame`` (H, W, 3) in place, clipped.
+
+    Returns the pixel box ``(y0, y1, x0, x1)`` that may have changed, None when it lies outside the frame.
+    """
     h, w = frame.shape[:2]
     x0, x1 = max(int(np.floor(xc - radius)), 0), min(int(np.ceil(xc + radius)) + 1, w)
     y0, y1 = max(int(np.floor(yc - radius)), 0), min(int(np.ceil(yc + radius)) + 1, h)
     if x0 >= x1 or y0 >= y1:
-        return
+        return None
     u = (np.arange(x0, x1, dtype=np.float64) + 0.5 - xc) / radius
     v = (np.arange(y0, y1, dtype=np.float64) + 0.5 - yc) / radius
     mask = _shape(cls, u[None, :], v[:, None])
     frame[y0:y1, x0:x1][mask] = CLASS_COLOURS[cls]
+    return y0, y1, x0, x1
 
 
 # ----------------------------------------------------------------------------------------- background
@@ -450,17 +456,16 @@ def render_frames(
     ``n_distractors`` and the tracks never change the background. ``path`` only names the target in
     error messages. Arguments are validated before the first frame is produced.
     """
-    _check_args(path, seed, fps, n_frames, width, height, n_distractors)
-    checked = [_check_track(path, i, tr) for i, tr in enumerate(tracks)]
-    classes = [int(tr.cls) for tr in tracks]
-    return _frames(
-        checked, classes, int(seed), float(fps), int(n_frames), int(width), int(height), n_distractors, hfov_deg
-    )
+    background, plan = _scene(tracks, seed, fps, n_frames, width, height, n_distractors, hfov_deg, path)
+    return (_compose(background, draws)[0] for draws in plan)
 
 
-def _frames(
-    checked: list[tuple[np.ndarray, ...]],
-    classes: list[int],
+# One glyph to draw: (cls, x, y, radius) in continuous pixels; a frame is its glyphs in painter's order.
+_Glyph = tuple[int, float, float, float]
+
+
+def _scene(
+    tracks: Sequence[VideoTrack],
     seed: int,
     fps: float,
     n_frames: int,
@@ -468,11 +473,14 @@ def _frames(
     height: int,
     n_distractors: int | None,
     hfov_deg: float,
-) -> Iterator[np.ndarray]:
-    """Generator behind :func:`render_frames` (inputs already validated and sorted)."""
+    path: str | Path | None,
+) -> tuple[np.ndarray, list[list[_Glyph]]]:
+    """Validate the arguments; return the background (H, W, 3) uint8 and each frame's glyphs, far first."""
+    _check_args(path, seed, fps, n_frames, width, height, n_distractors)
+    checked = [_check_track(path, i, tr) for i, tr in enumerate(tracks)]
     bg_seq, dis_seq = np.random.SeedSequence(int(seed)).spawn(2)
     background = _background(np.random.default_rng(bg_seq), width, height)
-    distractors = _distractors(np.random.default_rng(dis_seq), n_distractors, fps, n_frames, width, height)
+    distractors = _distractors(np.random.default_rng(dis_seq), n_distractors, float(fps), n_frames, width, height)
 
     # Sprites as per-frame arrays: (visible, x, y, radius, distance) of shape (n_sprites, n_frames).
     cls_list: list[int] = []
@@ -481,10 +489,10 @@ def _frames(
     ys: list[np.ndarray] = []
     rs: list[np.ndarray] = []
     ds: list[np.ndarray] = []
-    for cls, (fr, az, el, dist) in zip(classes, checked):
-        active, az_k, el_k, d_k = _track_states(fr, az, el, dist, fps, n_frames)
+    for tr, (fr, az, el, dist) in zip(tracks, checked):
+        active, az_k, el_k, d_k = _track_states(fr, az, el, dist, float(fps), n_frames)
         x, y, _ = project(az_k, el_k, width, height, hfov_deg)
-        cls_list.append(cls)
+        cls_list.append(int(tr.cls))
         vis.append(active & is_in_frame(az_k, el_k, width, height, hfov_deg))
         xs.append(x)
         ys.append(y)
@@ -498,13 +506,78 @@ def _frames(
         rs.append(np.full(n_frames, float(sprite_radius(dist))))
         ds.append(np.full(n_frames, dist))
 
+    plan = []
     for k in range(n_frames):
-        frame = background.copy()
         idx = [j for j in range(len(cls_list)) if vis[j][k]]
         idx.sort(key=lambda j: (-ds[j][k], j))  # painter's order: far first, ties by sprite order
-        for j in idx:
-            _draw(frame, cls_list[j], float(xs[j][k]), float(ys[j][k]), float(rs[j][k]))
-        yield frame
+        plan.append([(cls_list[j], float(xs[j][k]), float(ys[j][k]), float(rs[j][k])) for j in idx])
+    return background, plan
+
+
+def _compose(background: np.ndarray, draws: list[_Glyph]) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """One frame: a copy of ``background`` with ``draws`` painted in order, and the boxes they touched."""
+    frame = background.copy()
+    boxes = [_draw(frame, *glyph) for glyph in draws]
+    return frame, [box for box in boxes if box is not None]
+
+
+# --------------------------------------------------------------------------------------- colour space
+
+# ITU-R BT.601 in limited ("TV") range, the matrix decoders assume for untagged SD H.264:
+# Y = 16 + 219/255 (Kr R + Kg G + Kb B), Cb = 128 + 224/255 (B - Y')/(2 (1 - Kb)), Cr likewise with R.
+_KR, _KB = 0.299, 0.114
+_KG = 1.0 - _KR - _KB
+_YUV_MATRIX = np.array([
+    [_KR, _KG, _KB],
+    [-_KR / (2 * (1 - _KB)), -_KG / (2 * (1 - _KB)), 0.5],
+    [0.5, -_KG / (2 * (1 - _KR)), -_KB / (2 * (1 - _KR))],
+]) * (np.array([219.0, 224.0, 224.0]) / 255.0)[:, None]
+
+
+def rgb_to_yuv420(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RGB (H, W, 3) uint8, H and W even -> BT.601 limited-range planes Y (H, W), Cb and Cr (H/2, W/2) uint8.
+
+    Luma per pixel; chroma of each 2x2 block from the block's mean RGB (a box filter, the chroma of the
+    mean being the mean of the chroma), rounded half to even.
+    """
+    x = rgb.astype(np.float64)
+    y = np.rint(x @ _YUV_MATRIX[0] + 16.0).astype(np.uint8)
+    mean = (x[0::2, 0::2] + x[0::2, 1::2] + x[1::2, 0::2] + x[1::2, 1::2]) * 0.25
+    cb = np.rint(mean @ _YUV_MATRIX[1] + 128.0).astype(np.uint8)
+    cr = np.rint(mean @ _YUV_MATRIX[2] + 128.0).astype(np.uint8)
+    return y, cb, cr
+
+
+def _yuv_frames(background: np.ndarray, plan: list[list[_Glyph]]) -> Iterator[tuple[np.ndarray, ...]]:
+    """Y, Cb, Cr planes of each frame, equal to :func:`rgb_to_yuv420` of the frame :func:`render_frames` gives.
+
+    Cheaper than composing and converting whole frames: the background is converted once; per frame the
+    previous frame's glyph boxes are reset to the background and only the boxes the new glyphs touch
+    (widened to even coordinates, i.e. whole chroma blocks) are drawn and converted. The same three
+    arrays are yielded every time (valid until the next frame); a frame with the same glyphs as the
+    previous one costs nothing.
+    """
+    base = rgb_to_yuv420(background)
+    canvas = background.copy()
+    planes = tuple(p.copy() for p in base)
+    dirty: list[tuple[int, int, int, int]] = []
+    previous: list[_Glyph] | None = None
+    for draws in plan:
+        if draws != previous:
+            for y0, y1, x0, x1 in dirty:  # back to the background: canvas == background, planes == base
+                canvas[y0:y1, x0:x1] = background[y0:y1, x0:x1]
+                planes[0][y0:y1, x0:x1] = base[0][y0:y1, x0:x1]
+                for p, b in zip(planes[1:], base[1:]):
+                    p[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = b[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+            boxes = [_draw(canvas, *glyph) for glyph in draws]
+            dirty = [(y0 - y0 % 2, y1 + y1 % 2, x0 - x0 % 2, x1 + x1 % 2) for y0, y1, x0, x1 in filter(None, boxes)]
+            for y0, y1, x0, x1 in dirty:  # converted after all glyphs are drawn: overlaps come out right
+                py, pcb, pcr = rgb_to_yuv420(canvas[y0:y1, x0:x1])
+                planes[0][y0:y1, x0:x1] = py
+                planes[1][y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pcb
+                planes[2][y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pcr
+            previous = draws
+        yield planes
 
 
 def render_video(
@@ -537,7 +610,7 @@ def render_video(
     """
     import av  # local: keeps `import seldlib.synth.video` cheap for geometry-only users
 
-    frames = render_frames(tracks, seed, fps, n_frames, width, height, n_distractors, path=path)
+    background, plan = _scene(tracks, seed, fps, n_frames, width, height, n_distractors, VIDEO_HFOV_DEG, path)
     rate = Fraction(float(fps)).limit_denominator(1001)
     with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4", container_options={"fflags": "+bitexact"}) as out:
@@ -547,8 +620,10 @@ def render_video(
             stream.codec_context.thread_count = 1
             stream.codec_context.time_base = 1 / rate
             stream.options = {"preset": preset, "crf": str(int(crf)), "flags": "+bitexact"}
-            for k, img in enumerate(frames):
-                vf = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+            for k, planes in enumerate(_yuv_frames(background, plan)):
+                vf = av.VideoFrame(width, height, "yuv420p")
+                for plane, src in zip(vf.planes, planes):  # write into the frame's buffers (rows may be padded)
+                    np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width] = src
                 vf.pts = k
                 vf.time_base = 1 / rate
                 for packet in stream.encode(vf):
