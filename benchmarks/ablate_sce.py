@@ -4,7 +4,7 @@ ablation of the SED-SCE loss (``docs/networks.md``, SED-SCE loss).
 Diagnosis (``--diagnose``, seconds): on the reference-active class-frames of val and test, the angular
 error of ``models/sed_sce`` against that of ``models/sed_doa`` by reference distance and by the length
 of the predicted vector, and how the SCE loss splits into its radial (distance) and tangential
-(direction) parts.
+(direction) parts; then the gradient each loss term sends into the shared layers at initialisation.
 
 Ablation: every variant is the ``models.sed_sce`` entry of ``params.yaml`` with some loss weights or
 model fields replaced, trained in-process exactly as ``stages/train.py`` trains it (train + synth
@@ -34,28 +34,40 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from torch import Tensor
 
 import seldlib.train as train_mod
 from seldlib.checkpoint import load_checkpoint
 from seldlib.inference import predict_arrays
-from seldlib.losses import SedSceLoss, masked_mse_per_sample
+from seldlib.losses import SedSceLoss, build_loss, masked_mse_per_sample
+from seldlib.models import build_model
 from seldlib.standardizer import Standardizer
 from seldlib.trainset import StoreSet, TensorSet, load_tensor_set
 
-# name -> (what it tests, loss-weight overrides, model overrides); everything else is params.yaml's entry
-VARIANTS: dict[str, tuple[str, dict[str, float], dict[str, Any]]] = {
-    "base": ("params.yaml: MVANet MSE, w_sce 0.5", {}, {}),
-    "w2": ("SCE weight 2.0 (the paper's 1:2)", {"sce": 2.0}, {}),
-    "rel": ("MSE of (s'-s)/d, relative position error", {"sce": 0.0, "rel": 1.0}, {}),
-    "dir3": ("MSE + unit-direction term w 3", {"dir": 3.0}, {}),
-    "dir1": ("MSE + unit-direction term w 1", {"dir": 1.0}, {}),
-    "dir1dist1": ("direction w 1 + MSPE(norm) w 1, no MSE", {"sce": 0.0, "dir": 1.0, "dist": 1.0}, {}),
-    "dir2dist1": ("direction w 2 + MSPE(norm) w 1", {"sce": 0.0, "dir": 2.0, "dist": 1.0}, {}),
-    "dir05dist1": ("direction w 0.5 + MSPE(norm) w 1", {"sce": 0.0, "dir": 0.5, "dist": 1.0}, {}),
-    "dir1dist05": ("direction w 1 + MSPE(norm) w 0.5", {"sce": 0.0, "dir": 1.0, "dist": 0.5}, {}),
-    "sce01dir1dist1": ("dir1dist1 + MSE w 0.1", {"sce": 0.1, "dir": 1.0, "dist": 1.0}, {}),
-    "dir1dist1_nb4": ("dir1dist1, 4 Conformer blocks", {"sce": 0.0, "dir": 1.0, "dist": 1.0}, {"n_blocks": 4}),
-    "base_nb4": ("base, 4 Conformer blocks", {}, {"n_blocks": 4}),
+# The entry before the fix: the small model of 2 Conformer blocks and the MVANet MSE in metres. Every
+# variant replaces some of its weights or model fields; the other fields (lr, steps, seed, augmentation)
+# are those of params.yaml's ``models.sed_sce`` entry.
+BASE_WEIGHTS = {"sed": 1.0, "sce": 0.5}
+BASE_MODEL: dict[str, Any] = {"preset": "small", "resnet_channels": [8, 16, 24, 32]}
+FIX = {"sce": 0.0, "dir": 1.0, "dist": 1.0}
+
+# name -> (what it tests, loss-weight overrides, model overrides, other entry fields)
+VARIANTS: dict[str, tuple[str, dict[str, float], dict[str, Any], dict[str, Any]]] = {
+    "base": ("before the fix: MVANet MSE, w_sce 0.5", {}, {}, {}),
+    "w2": ("SCE weight 2.0 (the paper's 1:2)", {"sce": 2.0}, {}, {}),
+    "rel": ("MSE of (s'-s)/d, relative position error", {"sce": 0.0, "rel": 1.0}, {}, {}),
+    "dir3": ("MSE + unit-direction term w 3", {"dir": 3.0}, {}, {}),
+    "dir1": ("MSE + unit-direction term w 1", {"dir": 1.0}, {}, {}),
+    "dir1dist1": ("direction w 1 + MSPE(norm) w 1, no MSE", FIX, {}, {}),
+    "dir2dist1": ("direction w 2 + MSPE(norm) w 1", {**FIX, "dir": 2.0}, {}, {}),
+    "dir05dist1": ("direction w 0.5 + MSPE(norm) w 1", {**FIX, "dir": 0.5}, {}, {}),
+    "dir1dist05": ("direction w 1 + MSPE(norm) w 0.5", {**FIX, "dist": 0.5}, {}, {}),
+    "sce01dir1dist1": ("dir1dist1 + MSE w 0.1", {**FIX, "sce": 0.1}, {}, {}),
+    "base_nb4": ("base, 4 Conformer blocks", {}, {"n_blocks": 4}, {}),
+    "dir1dist1_nb4": ("dir1dist1, 4 Conformer blocks", FIX, {"n_blocks": 4}, {}),
+    "dir2dist1_nb4": ("dir2dist1, 4 Conformer blocks", {**FIX, "dir": 2.0}, {"n_blocks": 4}, {}),
+    "dir3dist1_nb4": ("direction w 3 + MSPE w 1, 4 blocks", {**FIX, "dir": 3.0}, {"n_blocks": 4}, {}),
+    "dir1dist1_nb4_lr1": ("dir1dist1, 4 blocks, lr 0.001", FIX, {"n_blocks": 4}, {"lr": 0.001}),
 }
 
 
@@ -66,7 +78,7 @@ class _RelativeSceLoss(SedSceLoss):
         super().__init__(**kwargs)
         self.w_rel = float(w_rel)
 
-    def terms(self, pred: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, tuple[float, torch.Tensor]]:
+    def terms(self, pred: dict[str, Tensor], target: dict[str, Tensor]) -> dict[str, tuple[float, Tensor]]:
         d = torch.linalg.vector_norm(target["sce"], dim=-1, keepdim=True) + 1e-8
         rel = masked_mse_per_sample(pred["sce"] / d, target["sce"] / d, target["sed"])
         return {**super().terms(pred, target), "rel": (self.w_rel, rel)}
@@ -116,7 +128,8 @@ def diagnose(features: Path, std: Standardizer | None, models: Path) -> None:
         print(f"  {'ref distance':14s} {'frames':>6s} {'SED-DOA err':>11s} {'SED-SCE err':>11s} {'|s_hat|':>7s}")
         for lo, hi in ((0.0, 1.0), (1.0, 1.6), (1.6, 2.5), (2.5, 3.5), (3.5, 7.0)):
             m = act & (dref >= lo) & (dref < hi)
-            print(f"  [{lo:.1f}, {hi:.1f}) m   {m.sum():6d} {e_doa[m].mean():10.1f}° {e_sce[m].mean():10.1f}° {norm[m].mean():6.2f}")
+            print(f"  [{lo:.1f}, {hi:.1f}) m   {m.sum():6d} {e_doa[m].mean():10.1f}° {e_sce[m].mean():10.1f}° "
+                  f"{norm[m].mean():6.2f}")
         print(f"  {'|s_hat|':14s} {'frames':>6s} {'SED-SCE err':>11s}")
         for lo, hi in ((0.0, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 99.0)):
             m = act & (norm >= lo) & (norm < hi)
@@ -126,10 +139,30 @@ def diagnose(features: Path, std: Standardizer | None, models: Path) -> None:
         unit = ref[act] / dref[act][:, None]
         radial = (err * unit).sum(-1)
         tangential = err[:, 1] * unit[:, 0] - err[:, 0] * unit[:, 1]
-        far = dref[act] >= 2.5
+        far, sq = dref[act] >= 2.5, radial**2 + tangential**2
         print(f"  SCE squared error: radial (distance) {np.mean(radial**2):.2f} m², tangential (direction) "
-              f"{np.mean(tangential**2):.2f} m², direction share {np.mean(tangential**2) / np.mean(radial**2 + tangential**2):.2f}; "
-              f"frames >= 2.5 m: {far.mean():.2f} of the frames, {np.sum((radial**2 + tangential**2)[far]) / np.sum(radial**2 + tangential**2):.2f} of the loss")
+              f"{np.mean(tangential**2):.2f} m², direction share {np.mean(tangential**2) / np.mean(sq):.2f}; "
+              f"frames >= 2.5 m: {far.mean():.2f} of the frames, {sq[far].sum() / sq.sum():.2f} of the loss")
+
+
+def trunk_gradients(features: Path, std: Standardizer | None, params: dict) -> None:
+    """Gradient norm of each unweighted loss term on the shared layers (all but the heads) of a freshly
+    initialised model, on the first 32 training clips: how hard each term pulls on what SED also uses."""
+    ts = load_tensor_set(features / "train.h5", std, fields=("sed", "doa", "sce"))
+    batch = {k: v[:32] for k, v in ts.tensors.items()}
+    print("\ntrunk gradient norm per unweighted term at initialisation (first 32 training clips):")
+    setups = {"sed_doa": (params["models"]["sed_doa"]["model"], params["models"]["sed_doa"]["loss_weights"]),
+              "sed_sce": (BASE_MODEL, BASE_WEIGHTS)}  # every SCE term is computed, weighed or not
+    for kind, (model, weights) in setups.items():
+        torch.manual_seed(params["models"][kind]["seed"])
+        net = build_model(kind, model).train()
+        shared = [p for n, p in net.named_parameters() if "_head." not in n]
+        terms = build_loss(kind, weights).terms(net(batch["features"]), batch)
+        norms = []
+        for name, (w, value) in terms.items():
+            grads = torch.autograd.grad(value.mean(), shared, retain_graph=True)
+            norms.append(f"{name} {float(torch.sqrt(sum((g**2).sum() for g in grads))):.3f} (weight {w:g})")
+        print(f"  {kind}: " + ", ".join(norms))
 
 
 def score(net: torch.nn.Module, kind: str, cfg: train_mod.TrainConfig, sets: dict[str, TensorSet]) -> dict[str, dict]:
@@ -139,10 +172,10 @@ def score(net: torch.nn.Module, kind: str, cfg: train_mod.TrainConfig, sets: dic
 
 def run_variant(name: str, params: dict, train_set: StoreSet, sets: dict[str, TensorSet], out: Path) -> dict[str, Any]:
     """Train one variant as ``stages/train.py`` does (CPU), then score its selected model on val and test."""
-    _, weights, model = VARIANTS[name]
-    entry = dict(params["models"]["sed_sce"])
-    entry["model"] = {**entry["model"], **model}
-    entry["loss_weights"] = {**entry["loss_weights"], **weights}
+    _, weights, model, fields = VARIANTS[name]
+    entry = {**params["models"]["sed_sce"], **fields}
+    entry["model"] = {**BASE_MODEL, **model}
+    entry["loss_weights"] = {**BASE_WEIGHTS, **weights}
     tr = params["train"]
     cfg = train_mod.TrainConfig(device="cpu", amp=tr["amp"], val_every=tr["val_every"], checkpoint_every=10**9,
                                 nproc=1, sync_bn=tr["sync_bn"], **entry)
@@ -174,6 +207,7 @@ def main() -> None:
     print(f"CPU: {cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.diagnose:
         diagnose(args.features, std, args.models)
+        trunk_gradients(args.features, std, params)
         return
     args.out.mkdir(parents=True, exist_ok=True)
     sets = {s: load_tensor_set(args.features / f"{s}.h5", std, fields=("doa", "level_dbfs"), references=True)

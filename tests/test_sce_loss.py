@@ -85,7 +85,8 @@ def test_zero_weights_give_the_mvanet_loss_exactly():
     pred["sce"].requires_grad_(True)
     per, _ = SedSceLoss(w_sed=1.0, w_sce=2.0, w_dir=0.0, w_dist=0.0)(pred, target, reduction="none")
     (g,) = torch.autograd.grad(per.sum(), pred["sce"])
-    ref = sed_bce_per_sample(pred, target["sed"]) + 2.0 * masked_mse_per_sample(pred["sce"], target["sce"], target["sed"])
+    act = target["sed"]
+    ref = sed_bce_per_sample(pred, act) + 2.0 * masked_mse_per_sample(pred["sce"], target["sce"], act)
     (g_ref,) = torch.autograd.grad(ref.sum(), pred["sce"])
     assert torch.equal(per, ref) and torch.equal(g, g_ref)
     # the class defaults are the paper's (MVANet 1 / 2, no added terms): what the paper preset restores
