@@ -177,11 +177,13 @@ def run_variant(name: str, params: dict, train_set: StoreSet, sets: dict[str, Te
     entry["model"] = {**BASE_MODEL, **model}
     entry["loss_weights"] = {**BASE_WEIGHTS, **weights}
     tr = params["train"]
-    cfg = train_mod.TrainConfig(device="cpu", amp=tr["amp"], val_every=tr["val_every"], checkpoint_every=10**9,
+    cfg = train_mod.TrainConfig(device="cpu", amp=tr["amp"], val_every=tr["val_every"], checkpoint_every=50,
                                 nproc=1, sync_bn=tr["sync_bn"], **entry)
     t0 = time.perf_counter()
     with _loss_override(entry["loss_weights"]):
-        summary = train_mod.train(cfg, train_set, sets["val"], out / f"{name}.pt", progress=False)
+        # a killed run continues from its last resume state (the same model as an uninterrupted run)
+        summary = train_mod.train(cfg, train_set, sets["val"], out / f"{name}.pt", progress=False,
+                                  resume_path=out / f"{name}.resume.pt")
     wall = time.perf_counter() - t0
     net, _ = load_checkpoint(out / f"{name}.pt")
     return {"variant": name, "loss_weights": entry["loss_weights"], "model": entry["model"],
