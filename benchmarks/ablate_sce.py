@@ -68,6 +68,8 @@ VARIANTS: dict[str, tuple[str, dict[str, float], dict[str, Any], dict[str, Any]]
     "dir2dist1_nb4": ("dir2dist1, 4 Conformer blocks", {**FIX, "dir": 2.0}, {"n_blocks": 4}, {}),
     "dir3dist1_nb4": ("direction w 3 + MSPE w 1, 4 blocks", {**FIX, "dir": 3.0}, {"n_blocks": 4}, {}),
     "dir1dist1_nb4_lr1": ("dir1dist1, 4 blocks, lr 0.001", FIX, {"n_blocks": 4}, {"lr": 0.001}),
+    "dir2dist1_nb4_lr1": ("dir2dist1, 4 blocks, lr 0.001", {**FIX, "dir": 2.0}, {"n_blocks": 4}, {"lr": 0.001}),
+    "dir3dist1_nb4_lr1": ("dir3dist1, 4 blocks, lr 0.001", {**FIX, "dir": 3.0}, {"n_blocks": 4}, {"lr": 0.001}),
 }
 
 
@@ -182,12 +184,15 @@ def run_variant(name: str, params: dict, train_set: StoreSet, sets: dict[str, Te
     t0 = time.perf_counter()
     with _loss_override(entry["loss_weights"]):
         # a killed run continues from its last resume state (the same model as an uninterrupted run)
+        history: list[tuple[int, dict]] = []  # the validation scores of every val_every steps
         summary = train_mod.train(cfg, train_set, sets["val"], out / f"{name}.pt", progress=False,
-                                  resume_path=out / f"{name}.resume.pt")
+                                  resume_path=out / f"{name}.resume.pt",
+                                  logger=lambda split, v, step: history.append((step, v)) if split == "val" else None)
     wall = time.perf_counter() - t0
     net, _ = load_checkpoint(out / f"{name}.pt")
     return {"variant": name, "loss_weights": entry["loss_weights"], "model": entry["model"],
-            "best_step": summary["best"]["step"], **score(net, "sed_sce", cfg, sets), "wall_s": wall}
+            "best_step": summary["best"]["step"], **score(net, "sed_sce", cfg, sets), "wall_s": wall,
+            "val_history": history, "fields": fields}
 
 
 def _row(r: dict[str, Any]) -> str:

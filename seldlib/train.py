@@ -200,7 +200,7 @@ ONSCREEN_GRID = tuple(round(0.05 * i, 2) for i in range(2, 19))  # 0.10 … 0.90
 
 
 def validate(model: nn.Module, kind: str, val: TensorSet, cfg: TrainConfig, device: torch.device,
-             onscreen_thresholds: tuple[float, ...] | None = None) -> dict[str, Any]:
+             onscreen_thresholds: tuple[float, ...] | None = None, with_majority: bool = False) -> dict[str, Any]:
     """Official macro metrics (F(20°, 1), DOAE, RDE; for Track B F(20°, 1, on) and OSA) of ``model`` on ``val``, scored as the evaluate stage
     scores a system: events decoded by the same code, digital silence muted, written as DCASE CSV text
     and read back with the official loader's rules, against the clips' reference CSVs read the same
@@ -216,7 +216,7 @@ def validate(model: nn.Module, kind: str, val: TensorSet, cfg: TrainConfig, devi
         onscreen_thresholds: Track B: score once per on-screen threshold and return the list of
             results (one forward pass); otherwise the threshold is ``cfg.onscreen_threshold`` (0.5 if unset).
     """
-    from seldlib.metrics import read_seld_text, score
+    from seldlib.metrics import majority_osa, read_seld_text, score
 
     if len(val.references) != len(val):
         raise ValueError("validation needs the clips' reference CSVs (load_tensor_set(..., references=True))")
@@ -240,6 +240,8 @@ def validate(model: nn.Module, kind: str, val: TensorSet, cfg: TrainConfig, devi
             preds[name] = read_seld_text(format_metadata_csv(events.sorted()), f"{name}.csv (prediction)")
         s = score(refs, preds, onscreen=onscreen)
         results.append({"F": s.F, "DOAE": s.DOAE, "RDE": s.RDE, **({"OSA": s.OSA} if onscreen else {})})
+        if onscreen and with_majority:
+            results[-1]["OSA_majority"] = majority_osa(refs, preds)
     return results if onscreen_thresholds else results[0]
 
 

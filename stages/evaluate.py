@@ -62,23 +62,6 @@ def _score_folder(refs: dict[str, EventTable], pred_dir: Path, jackknife: bool,
     return score(refs, preds, jackknife=jackknife, onscreen=onscreen), preds
 
 
-def majority_osa(refs: dict[str, EventTable], preds: dict[str, EventTable]) -> float:
-    """The OSA of always answering the majority on-screen label, on the events ``preds`` matches.
-
-    The official matching pairs events by direction alone, so flagging every prediction off-screen
-    gives, as OSA, the share of off-screen references among the matched pairs, and on-screen the rest.
-    """
-    from dataclasses import replace
-
-    import numpy as np
-
-    from seldlib.metrics import score
-
-    off = {n: replace(t, onscreen=np.zeros_like(t.onscreen)) for n, t in preds.items()}
-    share_off = score(refs, off, onscreen=True).OSA
-    return max(share_off, 1.0 - share_off) if share_off == share_off else float("nan")
-
-
 def write_singles(systems: list[str], outputs_dir: Path, singles_dir: Path, direction_entry: str,
                   av_systems: tuple[list[str], Path] = ([], Path("data/outputs_av"))) -> dict[str, dict]:
     """Decode each single system into ``singles_dir/<system>/``; returns each one's kind and threshold.
@@ -144,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from seldlib.atomic import atomic_path, write_json_atomic, write_text_atomic
     from seldlib.datasets import splits_for, validation_label
+    from seldlib.metrics import majority_osa
     from seldlib.report import (DATA_LABELS, av_results_table, plot_classwise, plot_summary, plot_tracks, results_table,
                                 system_json, system_label, track_clips)
 

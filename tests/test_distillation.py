@@ -12,7 +12,7 @@ from seldlib.distillation import Teacher, bernoulli_kl_per_sample, distillation_
 from seldlib.models import build_model
 
 TINY_AUDIO = {"preset": "small", "resnet_channels": [4, 4, 4, 4], "d_model": 16, "n_heads": 2, "dim_head": 8,
-              "n_blocks": 4, "head_hidden": 16}
+              "n_blocks": 2, "head_hidden": 16}
 TINY_AV = {"preset": "small", "resnet_channels": [2, 2, 2, 2], "d_model": 8, "n_heads": 1, "dim_head": 8,
            "head_hidden": 8}
 

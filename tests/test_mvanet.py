@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from seldlib.models.conformer import ConformerBlock
-from seldlib.models.mvanet import AVAM, MVANet, MVANetConfig, init_from_audio
+from seldlib.models.mvanet import AVAM, MVANet, MVANetConfig, direction_readout, init_from_audio
 from seldlib.models.resnet_conformer import ResNetConformer, ResNetConformerConfig, small_config
 
 N_CLASSES, N_FRAMES = 13, 50
@@ -161,9 +161,9 @@ def test_avam_wv_needs_attention_dim_equal_to_video_dim():
 
 
 def _audio_model() -> ResNetConformer:
-    """A small SED-SCE audio model with 4 blocks whose every tensor differs from a fresh init."""
+    """A small SED-SCE audio model (2 blocks, as the small MVANet's audio path) whose every tensor differs from a fresh init."""
     torch.manual_seed(1)
-    audio = ResNetConformer(replace(small_config("sed_sce"), n_blocks=4))
+    audio = ResNetConformer(small_config("sed_sce"))
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
         for name, t in audio.state_dict().items():
@@ -185,9 +185,10 @@ def test_init_from_audio_copies_every_audio_tensor_to_its_place():
     assert [src for _, src in pairs] == list(source)  # every source tensor used, once
     dests = [dst for dst, _ in pairs]
     assert len(set(dests)) == len(dests)
-    # hand-written mapping of the block order: stages 1-3 hold blocks 0, 1, 2 and the fusion block 3
-    assert ("audio_stages.2.0.attn.to_q.weight", "blocks.2.attn.to_q.weight") in pairs
-    assert ("fusion_blocks.0.conv.bn.running_var", "blocks.3.conv.bn.running_var") in pairs
+    # hand-written mapping of the block order (1, 0, 0, 1): stage 1 holds block 0, the fusion block 1
+    assert ("audio_stages.0.0.attn.to_q.weight", "blocks.0.attn.to_q.weight") in pairs
+    assert ("fusion_blocks.0.conv.bn.running_var", "blocks.1.conv.bn.running_var") in pairs
+    assert not any(dst.startswith(("audio_stages.1.", "audio_stages.2.")) for dst, _ in pairs)
     assert ("audio_projection.0.weight", "input_projection.0.weight") in pairs
     assert ("trunk.layer2.0.shortcut.1.running_mean", "trunk.layer2.0.shortcut.1.running_mean") in pairs
     after = model.state_dict()
@@ -223,7 +224,7 @@ def test_mapped_mvanet_is_the_audio_model_plus_the_video_before_the_fusion_block
         seen["audio_x"] = args[0]
         return (args[0] + up,)
 
-    hooks.append(audio.blocks[3].register_forward_pre_hook(add_video))
+    hooks.append(audio.blocks[1].register_forward_pre_hook(add_video))
     with torch.no_grad():
         ref = audio(feats)
     for h in hooks:
@@ -240,10 +241,10 @@ def test_mapped_mvanet_is_the_audio_model_plus_the_video_before_the_fusion_block
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"n_blocks": 2}, "n_blocks"),
-        ({"d_model": 32, "n_blocks": 4}, "d_model"),
-        ({"output": "sed_doa", "n_blocks": 4}, "output"),
-        ({"n_mels": 32, "n_blocks": 4}, "n_mels"),
+        ({"n_blocks": 4}, "n_blocks"),
+        ({"d_model": 32}, "d_model"),
+        ({"output": "sed_doa"}, "output"),
+        ({"n_mels": 32}, "n_mels"),
     ],
 )
 def test_init_from_audio_rejects_a_mismatched_config(change, named):
@@ -256,7 +257,7 @@ def test_init_from_audio_rejects_a_mismatched_config(change, named):
 
 
 def test_init_from_audio_allows_other_dropout_rates():
-    source_config = replace(small_config("sed_sce"), n_blocks=4, dropout=0.3, input_dropout=0.0)
+    source_config = replace(small_config("sed_sce"), dropout=0.3, input_dropout=0.0)
     state = ResNetConformer(source_config).state_dict()
     assert len(init_from_audio(MVANet(MVANetConfig.small_config()), state, source_config)) == len(state)
 
@@ -266,7 +267,7 @@ def test_init_from_audio_rejects_a_state_that_does_not_fit_its_config():
     model = MVANet(MVANetConfig.small_config())
     state = audio.state_dict()
     extra = {**state, "doa_head.0.weight": torch.zeros(64, 64)}
-    missing = {k: v for k, v in state.items() if k != "blocks.3.ff2.net.0.bias"}
+    missing = {k: v for k, v in state.items() if k != "blocks.1.ff2.net.0.bias"}
     reshaped = {**state, "sce_head.1.weight": torch.zeros(39, 64)}
     for bad, message in [(extra, "unexpected"), (missing, "missing"), (reshaped, "sce_head.1.weight")]:
         with pytest.raises(ValueError, match=message):
@@ -304,3 +305,79 @@ def test_paper_parameter_count_is_the_sum_of_its_parts():
     # the official class differs only in its SCE output (39 = xyz x 13 instead of 26 = xy x 13) and has no ONS head
     assert n_params(no_ons) == OFFICIAL_MVANET_PARAMS - 13 * linear(d, 1)
     assert total == n_params(no_ons) + heads["ons"]
+
+
+# ---------------------------------------------------------------- on-screen column readout
+
+
+def _unit(az_deg: float) -> torch.Tensor:
+    a = np.deg2rad(az_deg)
+    return torch.tensor([np.cos(a), np.sin(a)], dtype=torch.float32)
+
+
+@pytest.mark.parametrize(
+    ("az_deg", "column"),
+    [
+        (0.0, 3.0),  # straight ahead: the middle of 7 columns
+        (-50.0, 6.0),  # right edge of a 100-deg view: the right-most cell centre (clamped from 6.5)
+        # tan(30°)/tan(50°) = 0.48445 of the half-width to the left: column (1 - 0.48445) * 3.5 - 0.5
+        (30.0, (1 - np.tan(np.deg2rad(30)) / np.tan(np.deg2rad(50))) * 3.5 - 0.5),
+        (-20.0, (1 + np.tan(np.deg2rad(20)) / np.tan(np.deg2rad(50))) * 3.5 - 0.5),
+    ],
+)
+def test_direction_readout_reads_the_projected_column(az_deg, column):
+    # map value = column index, so the readout returns the (interpolated) column position in every row
+    maps = torch.arange(7.0).view(1, 1, 1, 7).expand(1, 1, 7, 7)
+    out = direction_readout(maps, (2.5 * _unit(az_deg)).view(1, 1, 1, 2), hfov_deg=100.0)
+    assert out.shape == (1, 1, 1, 7)
+    torch.testing.assert_close(out, torch.full((1, 1, 1, 7), float(column)), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("az_deg", [55.0, -60.0, 120.0, 180.0, -95.0])
+def test_direction_readout_reads_zeros_off_screen(az_deg):
+    maps = torch.ones(1, 1, 7, 7)
+    out = direction_readout(maps, _unit(az_deg).view(1, 1, 1, 2), hfov_deg=100.0)
+    assert torch.equal(out, torch.zeros(1, 1, 1, 7))
+
+
+def test_direction_readout_keeps_rows_and_classes_apart():
+    g = torch.Generator().manual_seed(0)
+    maps = torch.randn(2, 3, 7, 7, generator=g)
+    sce = torch.stack([_unit(0.0), _unit(-50.0)]).expand(2, 3, 2, 2)  # class 0 ahead, class 1 at the right edge
+    out = direction_readout(maps, sce, hfov_deg=100.0)
+    torch.testing.assert_close(out[:, :, 0], maps[..., 3])  # column 3, every row, every clip and frame
+    torch.testing.assert_close(out[:, :, 1], maps[..., 6])
+
+
+def test_ons_readout_uses_the_video_at_the_predicted_direction_only():
+    """A still video minus its clip mean is zero everywhere, so the readout adds what a zero column gives."""
+    torch.manual_seed(0)
+    model = MVANet(replace(MVANetConfig.small_config(), ons_readout=True)).eval()
+    feats = torch.randn(1, 2, 251, 64)
+    still = torch.randn(1, 1, 7, 7).expand(1, N_FRAMES, 7, 7)
+    with torch.no_grad():
+        out = model(feats, still)
+        pooled = {}
+        h = model.ons_head.register_forward_hook(lambda m, a, o: pooled.__setitem__("plain", o))
+        model(feats, still)
+        h.remove()
+    readout_term = model.ons_readout(torch.zeros(7)).squeeze()  # what a zero column contributes
+    torch.testing.assert_close(out["ons_logits"], pooled["plain"] + readout_term, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="ons_readout"):
+        MVANetConfig(onscreen=False, ons_readout=True)
+
+
+def test_clip_video_norm_removes_what_is_still():
+    """video_norm "clip": a video and the same video plus a still picture give the same output."""
+    torch.manual_seed(0)
+    model = MVANet(replace(MVANetConfig.small_config(), video_norm="clip")).eval()
+    g = torch.Generator().manual_seed(1)
+    feats, video = torch.randn(1, 2, 251, 64, generator=g), torch.randn(1, N_FRAMES, 7, 7, generator=g)
+    still = torch.randn(1, 1, 7, 7, generator=g).expand(1, N_FRAMES, 7, 7)
+    with torch.no_grad():
+        a, b = model(feats, video), model(feats, video + still)
+    torch.testing.assert_close(a["hidden"], b["hidden"], rtol=1e-4, atol=1e-6)
+    plain = MVANet(MVANetConfig.small_config()).eval()
+    plain.load_state_dict(model.state_dict())
+    with torch.no_grad():  # without it the still picture does change the fused stream
+        assert (plain(feats, video)["hidden"] - plain(feats, video + still)["hidden"]).abs().max() > 1e-3

@@ -88,7 +88,7 @@ def test_multiaccdoa_onscreen_thresholded_not_truncated():
 
 
 def test_majority_osa_is_the_share_of_the_majority_label_among_matched_events():
-    from stages.evaluate import majority_osa
+    from seldlib.metrics import majority_osa
 
     # one class; three reference events (two on screen) each matched by a prediction within 5°, one far
     # reference unmatched (it must not count)

@@ -14,8 +14,8 @@ from seldlib.trainset import TensorSet
 from tests.test_train import _tiny_set
 
 AUDIO = {"preset": "small", "resnet_channels": [4, 4, 4, 4], "d_model": 16, "n_heads": 2, "dim_head": 8,
-         "n_blocks": 4, "head_hidden": 16}
-MVANET = {k: v for k, v in AUDIO.items() if k != "n_blocks"}  # 4 audio blocks: (1, 1, 1, 1)
+         "head_hidden": 16}
+MVANET = AUDIO  # 2 audio blocks: (1, 0, 0, 1), as the small audio model
 
 
 def _with_video(s: TensorSet, seed: int) -> TensorSet:

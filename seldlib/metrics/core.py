@@ -542,6 +542,20 @@ def score(
     )
 
 
+def majority_osa(refs: Mapping[str, EventTable], preds: Mapping[str, EventTable]) -> float:
+    """The OSA of always answering the majority on-screen label, on the events ``preds`` matches.
+
+    The official matching pairs events by direction alone, so flagging every prediction off-screen
+    gives, as OSA, the share of off-screen references among the matched pairs, and on-screen the rest.
+    NaN when nothing is matched.
+    """
+    from dataclasses import replace
+
+    off = {n: replace(t, onscreen=np.zeros_like(t.onscreen)) for n, t in preds.items()}
+    share_off = score(refs, off, onscreen=True).OSA
+    return max(share_off, 1.0 - share_off) if share_off == share_off else float("nan")
+
+
 def score_dirs(
     ref_dir: str | Path,
     pred_dir: str | Path,

@@ -48,6 +48,7 @@ of the official 39 = (x, y, z) × 13 (−13·257 = −3,341), plus the ONS head 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
@@ -57,9 +58,10 @@ from torch import Tensor, nn
 from seldlib.models.conformer import ConformerBlock, ConformerConfig
 from seldlib.models.resnet_conformer import ResNetConformer, ResNetConformerConfig, ResNetTrunk, _mlp_head
 
-__all__ = ["AVAM_MODES", "AVAM", "MVANetConfig", "MVANet", "init_from_audio"]
+__all__ = ["AVAM_MODES", "VIDEO_NORMS", "AVAM", "direction_readout", "MVANetConfig", "MVANet", "init_from_audio"]
 
 AVAM_MODES: tuple[str, ...] = ("w", "wv")
+VIDEO_NORMS: tuple[str, ...] = ("none", "clip")
 
 # ResNetConformerConfig fields that do not change weights or their meaning, so they may differ for init_from_audio
 _FREE_FIELDS = frozenset({"dropout", "input_dropout"})
@@ -81,8 +83,15 @@ class MVANetConfig:
         audio_blocks: Conformer blocks of the audio stream in stages 1–3 and after the fusion.
         video_blocks: Conformer blocks of the video stream in stages 1–3.
         avam_mode: "w" (AVAM returns its gate, as the official code) or "wv" (returns gate ⊙ video).
+        video_norm: "none" (the maps as given, the official code) or "clip": every cell of the map minus
+            its mean over the input's frames (a background subtraction: what moves or appears stands
+            out; ``docs/networks.md#mvanet``).
         avam_dropout: dropout inside every AVAM.
         onscreen: add the on-screen (ONS) head.
+        ons_readout: also feed the ONS head, per class, the video cells along the column its predicted
+            direction projects to (:func:`direction_readout`; not in MVANet, ``docs/networks.md#on-screen-head``).
+        video_hfov_deg: the horizontal field of view the video map's columns span (``ons_readout``; the
+            full frame of ``features.video.full_fov``).
     """
 
     in_channels: int = 2
@@ -106,8 +115,11 @@ class MVANetConfig:
     audio_blocks: tuple[int, int, int, int] = (2, 2, 2, 2)
     video_blocks: tuple[int, int, int] = (2, 2, 2)
     avam_mode: str = "w"
+    video_norm: str = "none"
     avam_dropout: float = 0.05
     onscreen: bool = True
+    ons_readout: bool = False
+    video_hfov_deg: float = 100.0
 
     def __post_init__(self) -> None:
         # YAML gives lists; keep the dataclass hashable and comparable.
@@ -121,6 +133,12 @@ class MVANetConfig:
             raise ValueError(f"block counts must be >= 0, got {self.audio_blocks} and {self.video_blocks}")
         if self.avam_mode not in AVAM_MODES:
             raise ValueError(f"avam_mode must be one of {AVAM_MODES}, got {self.avam_mode!r}")
+        if self.video_norm not in VIDEO_NORMS:
+            raise ValueError(f"video_norm must be one of {VIDEO_NORMS}, got {self.video_norm!r}")
+        if self.ons_readout and not self.onscreen:
+            raise ValueError("ons_readout needs the on-screen head (onscreen: true)")
+        if not 0.0 < self.video_hfov_deg < 180.0:
+            raise ValueError(f"video_hfov_deg must be in (0, 180), got {self.video_hfov_deg}")
         if self.video_grid < 1 or self.time_pool < 1:
             raise ValueError(f"video_grid and time_pool must be >= 1, got {self.video_grid} and {self.time_pool}")
         self.conformer()  # validates the trunk and Conformer fields
@@ -156,9 +174,45 @@ class MVANetConfig:
             dim_head=16,
             max_rel_pos=64,
             head_hidden=64,
-            audio_blocks=(1, 1, 1, 1),
+            # 2 audio blocks as the small audio ResNet-Conformer (its SED-SCE initialises this path): one
+            # before the video joins, one after the fusion add; stages 2 and 3 keep their video block and AVAM
+            audio_blocks=(1, 0, 0, 1),
             video_blocks=(1, 1, 1),
         )
+
+
+def direction_readout(maps: Tensor, sce: Tensor, hfov_deg: float) -> Tensor:
+    """The video cells along the column where each class-frame's predicted direction projects.
+
+    A pinhole camera looking along +x with ``hfov_deg`` across the map's width: azimuth a (positive
+    left, ``atan2(y, x)`` of the SCE vector) lands at normalised column position ``-tan(a) / tan(hfov/2)``
+    (-1 = left edge, +1 = right edge); the column value is interpolated linearly between the two
+    nearest cell centres. Directions outside the field of view, or behind the camera, read zeros.
+    Stereo gives no elevation, so every row of the column is returned.
+
+    Args:
+        maps: ``(B, N, H, W)`` video maps.
+        sce: ``(B, N, C, 2)`` (x, y) vectors per class-frame (only their direction is used).
+
+    Returns:
+        ``(B, N, C, H)``.
+    """
+    b, n, h, w = maps.shape
+    az = torch.atan2(sce[..., 1], sce[..., 0])  # (B, N, C)
+    in_front = az.abs() < math.pi / 2 - 1e-3
+    x = -torch.tan(torch.where(in_front, az, torch.zeros_like(az))) / math.tan(math.radians(hfov_deg) / 2)
+    u = (x + 1.0) * (w / 2.0) - 0.5  # cell centres at 0 .. W-1
+    inside = in_front & (x >= -1.0) & (x <= 1.0)
+    u = u.clamp(0.0, w - 1.0)
+    left = u.floor().long().clamp(max=w - 2) if w > 1 else torch.zeros_like(u, dtype=torch.long)
+    frac = (u - left).unsqueeze(-1) if w > 1 else torch.zeros_like(u).unsqueeze(-1)
+    columns = maps.transpose(2, 3)  # (B, N, W, H)
+
+    def take(i: Tensor) -> Tensor:
+        return torch.gather(columns, 2, i.unsqueeze(-1).expand(-1, -1, -1, h))  # (B, N, C, H)
+
+    value = take(left) * (1 - frac) + (take((left + 1).clamp(max=w - 1)) * frac if w > 1 else 0.0)
+    return value * inside.unsqueeze(-1)
 
 
 class AVAM(nn.Module):
@@ -234,9 +288,15 @@ class MVANet(nn.Module):
         self.sce_head = _mlp_head(d, h, 2 * n, nonlinear=False)  # no activation between (MVANet code)
         if config.onscreen:
             self.ons_head = _mlp_head(d, h, n)
+        if config.ons_readout:
+            side = math.isqrt(config.video_grid)
+            if side * side != config.video_grid:
+                raise ValueError(f"ons_readout needs a square video map, got video_grid {config.video_grid}")
+            # class-agnostic evidence from the column: one small MLP shared by every class
+            self.ons_readout = _mlp_head(side, h // 4, 1)
 
     def _video_frames(self, features: Tensor, video: Tensor) -> Tensor:
-        """Check both inputs; return the video as ``(B, N, video_grid)``."""
+        """Check both inputs; return the video as ``(B, N, video_grid)``, normalised as ``video_norm`` says."""
         c = self.config
         if features.dim() != 4 or features.shape[1] != c.in_channels or features.shape[3] != c.n_mels:
             raise ValueError(f"expected features (B, {c.in_channels}, T, {c.n_mels}), got {tuple(features.shape)}")
@@ -250,10 +310,12 @@ class MVANet(nn.Module):
                 f"expected video (B, T // {c.time_pool}, {c.video_grid}) or (B, T // {c.time_pool}, H, W) with "
                 f"H·W = {c.video_grid}, B = {b}, T = {t} >= {c.time_pool}; got {given}"
             )
+        if c.video_norm == "clip":
+            video = video - video.mean(dim=1, keepdim=True)  # no rescaling: a still clip stays ~0, not noise
         return video
 
     def forward(self, features: Tensor, video: Tensor) -> dict[str, Tensor]:
-        v = self._video_frames(features, video)
+        v = v_in = self._video_frames(features, video)
         z = self.trunk(features)  # (B, C', T, F')
         b, c, t, f = z.shape
         a0 = z.permute(0, 2, 1, 3).reshape(b, t, c * f)  # channel-major flatten, as ResNetConformer
@@ -279,6 +341,13 @@ class MVANet(nn.Module):
         out["sce"] = self.sce_head(pooled).view(b, n_frames, 2, n).transpose(2, 3)
         if self.config.onscreen:
             ons = self.ons_head(pooled)
+            if self.config.ons_readout:
+                side = math.isqrt(self.config.video_grid)
+                maps = v_in - v_in.mean(dim=1, keepdim=True)  # what differs from the clip's mean picture
+                # the direction is read, not trained, by the on-screen loss (detach)
+                column = direction_readout(maps.view(b, n_frames, side, side), out["sce"].detach(),
+                                           self.config.video_hfov_deg)
+                ons = ons + self.ons_readout(column).squeeze(-1)
             out["ons_logits"], out["ons"] = ons, ons.sigmoid()
         out["hidden"] = x
         return out
