@@ -7,7 +7,11 @@ configuration, on the CPU and (``--device cuda``) on a GPU with mixed precision.
 distilled one runs its teacher every step, as in training.
 
     python benchmarks/bench_train.py [--steps 20] [--device cpu|cuda] [--configs default paper]
-        [--kinds sed_doa ... av_sed_sce_ons av_ts_sed_sce_ons seldnet_av]
+        [--kinds sed_doa ... av_sed_sce_ons av_ts_sed_sce_ons seldnet_av] [--amp-compare]
+
+``--amp-compare`` trains every row twice, in float32 (``amp`` off) and with bfloat16 autocast, and
+prints the speed ratio (on a CPU without native bf16 the training loop leaves autocast off, so both
+rows run float32 and the ratio is ~1).
 """
 
 from __future__ import annotations
@@ -54,19 +58,21 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--configs", nargs="+", default=["default", "paper"])
     ap.add_argument("--kinds", nargs="+", default=["sed_doa", "sed_sde", "sed_sce", "seldnet"])
+    ap.add_argument("--amp-compare", action="store_true", help="float32 and bf16 autocast side by side")
     args = ap.parse_args()
     params = yaml.safe_load(open("params.yaml"))
     data, val = fake_set(256, 0, video=True), fake_set(4, 1, video=True)
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps")
-    print(f"{'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'clips/s':>8s} {'data wait':>9s} {'GPU mem':>8s}")
+    print(f"{'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'amp':>4s} {'clips/s':>8s} {'data wait':>9s} "
+          f"{'GPU mem':>8s}")
     for config in args.configs:
-        for kind in args.kinds:
+        for kind, amp in ((k, a) for k in args.kinds for a in ((False, True) if args.amp_compare else (True,))):
             entry = dict(params["models"][kind] if kind in params["models"] else params["av_models"][kind])
             if config == "paper":
                 entry["model"] = {"preset": "paper"}
                 entry["batch_size"] = 256 if kind == "seldnet" else 32
             cfg = TrainConfig(**{**entry, "steps": args.steps, "val_every": 10**9, "checkpoint_every": 10**9,
-                                 "device": args.device, "amp": True})
+                                 "device": args.device, "amp": amp})
             n_params = count_parameters(build_model(cfg.kind, cfg.model))
             spec, upstream = get_kind(cfg.kind), {}
             if "init" in spec.needs:  # a fresh model of the upstream entry's architecture and size
@@ -82,8 +88,14 @@ def main() -> None:
             summary = train(cfg, data, val, _tmp_path(), progress=False, log=lambda s: None, **upstream)
             _ = time.perf_counter() - t0
             mem = f"{torch.cuda.max_memory_allocated() / 2**30:.2f}G" if args.device.startswith("cuda") else "-"
-            print(f"{config:8s} {kind:8s} {n_params:10,d} {cfg.batch_size:5d} {summary['clips_per_s']:8.1f} "
-                  f"{100 * summary['data_wait_share']:8.2f}% {mem:>8s}", flush=True)
+            ratio = ""
+            if args.amp_compare:
+                if not amp:
+                    fp32_speed = summary["clips_per_s"]
+                else:
+                    ratio = f"  bf16/fp32 {summary['clips_per_s'] / fp32_speed:.2f}x"
+            print(f"{config:8s} {kind:8s} {n_params:10,d} {cfg.batch_size:5d} {'on' if amp else 'off':>4s} "
+                  f"{summary['clips_per_s']:8.1f} {100 * summary['data_wait_share']:8.2f}% {mem:>8s}{ratio}", flush=True)
 
 
 def _tmp_path():

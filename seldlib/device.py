@@ -24,3 +24,16 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     if local_rank >= torch.cuda.device_count():
         raise RuntimeError(f"process {local_rank} on this node has no GPU: {torch.cuda.device_count()} visible")
     return torch.device("cuda", local_rank)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU that says so, or a CPU whose oneDNN has
+    bf16 kernels (AVX512-BF16 or AMX). Elsewhere bfloat16 autocast is emulated and slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:  # private but long-standing oneDNN probe; absent -> assume no native bf16
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False

@@ -32,7 +32,7 @@ from seldlib import distributed
 from seldlib.augment import INPUT_KEYS, AugmentConfig, Augmenter, channel_swap, sample_beta
 from seldlib.checkpoint import save_checkpoint, save_torch_atomic
 from seldlib.constants import CLASS_NAMES
-from seldlib.device import resolve_device
+from seldlib.device import bf16_supported, resolve_device
 from seldlib.distillation import Teacher, distillation_terms
 from seldlib.ensemble import single_outputs
 from seldlib.inference import model_inputs, predict_arrays
@@ -386,7 +386,10 @@ def train(
     data = prepare(train_set, device, loader, ctx.local_world, log)
     stream = batches(data, (planner(s).reads() for s in range(start_step, cfg.steps)), cfg.steps - start_step,
                      device, workers)
-    use_amp = cfg.amp and device.type == "cuda"
+    # bf16 autocast where the device has native bf16: a GPU, or a CPU with AVX512-BF16/AMX (about 1.8x
+    # faster there for these models, benchmarks/bench_train.py --amp-compare); emulated elsewhere, so off.
+    # Not for several CPU processes: SyncBatchNorm's CPU (gloo) path cannot gather bf16 statistics.
+    use_amp = cfg.amp and bf16_supported(device) and (device.type == "cuda" or ctx.world == 1)
     timing = {"data": 0.0, "compute": 0.0}
     bar = tqdm(total=cfg.steps, initial=start_step, desc=f"train {cfg.kind}", disable=not progress, dynamic_ncols=True)
     last_log = time.perf_counter()
@@ -486,6 +489,7 @@ def train(
             "threshold": cfg.threshold,
             "default_distance_m": cfg.default_distance_m,
             "onscreen_threshold": 0.5 if onscreen_threshold is None else float(onscreen_threshold),
+            "bf16": bool(use_amp),
         }
         save_checkpoint(out_path, net, meta)
         if resume_path is not None:

@@ -42,6 +42,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm import tqdm
 
 from seldlib.atomic import atomic_path
+from seldlib.device import bf16_supported
 from seldlib.constants import LABEL_HOP_SECONDS, N_LABEL_FRAMES
 from seldlib.errors import SeldInputError
 
@@ -266,17 +267,6 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
-def _bf16_supported(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:  # private but long-standing oneDNN probe; absent -> assume no native bf16
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
-    return False
-
-
 # --------------------------------------------------------------------------------------------
 # Extractor
 # --------------------------------------------------------------------------------------------
@@ -365,7 +355,7 @@ class ResNetFeatureExtractor:
         self.device = _resolve_device(device)
         self.batch_size = max(1, int(batch_size))
         self.fold_bn = bool(fold_bn)
-        supported = _bf16_supported(self.device)
+        supported = bf16_supported(self.device)
         if bf16 == "auto":
             self.bf16 = supported
         elif bf16 and not supported:
