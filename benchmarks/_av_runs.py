@@ -11,7 +11,6 @@ for the same model), with the majority-label OSA next to each OSA.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
 from dataclasses import replace
@@ -30,16 +29,16 @@ from seldlib.standardizer import Standardizer
 from seldlib.train import TrainConfig, train, validate
 from seldlib.trainset import StoreSet, load_tensor_set
 
+from bench_repro import cpu_model  # the benchmarks' one lscpu reader
+
 FEATURES = Path("data/features")
 MODELS = Path("models")
 AV_ENTRIES = ("av_sed_sce_ons", "av_ts_sed_sce_ons", "seldnet_av")
 
 
 def cpu_name() -> str:
-    """``lscpu``'s model name and the torch thread count."""
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    name = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "?")
-    return f"{name}, {torch.get_num_threads()} threads"
+    """``lscpu``'s model name, the core count and the torch thread count."""
+    return f"{cpu_model()}, {torch.get_num_threads()} threads"
 
 
 class AvRunner:
