@@ -1,8 +1,8 @@
 """Write-then-rename helpers so an interrupted stage never leaves a half-written output behind.
 
 Temporaries sit beside the target as ``.<name>.<pid>.<8 hex>.tmp<suffix>`` (ignored by git and DVC).
-A later write of the same target removes the ones whose process is gone (a run killed by SIGKILL or a
-power cut cannot clean up after itself).
+A later write of the same target removes the ones whose process is gone or a zombie (a run killed by
+SIGKILL or a power cut cannot clean up after itself).
 
 A folder output carries a marker file, :data:`OUTPUT_MARKER`, so that a later run may replace it as a
 whole; a folder without the marker was made by someone else and is never removed, and a file output
@@ -48,7 +48,18 @@ def _process_gone(pid: int) -> bool:
         return True
     except (PermissionError, OverflowError):
         return False  # alive under another user, or not a pid this system can have: leave it
-    return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """True when ``pid`` has exited but nobody has reaped it yet: a run killed with its parent is
+    reparented to PID 1, which in many containers never reaps, so its pid stays taken (Linux only)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    # the command name is in parentheses and may hold spaces; the state follows the last ")"
+    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
 
 
 def _remove(path: Path) -> None:

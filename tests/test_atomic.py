@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,27 @@ def test_only_dead_temporaries_of_the_same_target_are_removed(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_temporary_of_an_unreaped_killed_run_is_removed(tmp_path):
+    # a killed stage whose parent died too stays a zombie where PID 1 does not reap (as in CI): its
+    # pid still answers kill(pid, 0), yet it writes nothing any more
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        for _ in range(600):  # read /proc rather than poll(), which would reap it
+            state = Path(f"/proc/{zombie.pid}/stat").read_text().rpartition(")")[2].split()[0]
+            if state == "Z":
+                break
+            time.sleep(0.01)
+        assert state == "Z"
+        os.kill(zombie.pid, 0)  # the pid is still taken
+        stale = tmp_path / f".out.json.{zombie.pid}.0123abcd.tmp.json"
+        stale.write_text("half")
+        write_text_atomic(tmp_path / "out.json", "{}\n")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    finally:
+        zombie.wait()
 
 
 def test_temporary_names_and_marker_are_ignored_as_intended(tmp_path):
