@@ -1,11 +1,15 @@
 """Posterior-probability fusion of class-wise models, and the arrays each evaluated system decodes from.
 
 NERC-SLIP (DCASE 2025 Task 3 technical report, section 1.3) fuses its SED-DOA, SED-SDE and SED-SCE
-models before any thresholding. Here the members are any ``models`` entries of fusable kinds
-(``seldlib.kinds``), so two SED-SDE models with different seeds simply both enter: SED posteriors are
-averaged with per-entry weights, the direction is the mean unit vector of the members that predict one
-(optionally blended with the members' SCE directions) and the distance the mean of the members that
-predict one (optionally blended with the SCE norms). See ``docs/model-kinds.md#ensembles``.
+models before any thresholding. Here the members are any ``models`` or ``av_models`` entries of
+fusable kinds (``seldlib.kinds``), so two SED-SDE models with different seeds simply both enter: SED
+posteriors are averaged with per-entry weights, the direction is the mean unit vector of the members
+that predict one (optionally blended with the members' SCE directions) and the distance the mean of
+the members that predict one (optionally blended with the SCE norms). Audio-visual members (report
+section 2.3, "AV Model Ensemble") enter the same way through their ``sed`` and ``sce`` outputs, and
+their on-screen posteriors (the kind's ``onscreen`` output) are averaged into ``onscreen``; a fusion
+without such a member has no ``onscreen`` and is exactly the audio-only one. See
+``docs/model-kinds.md#ensembles`` and ``docs/postprocessing.md#the-audio-visual-ensemble``.
 """
 
 from __future__ import annotations
@@ -34,18 +38,23 @@ def fuse_outputs(
     sed_weights: Mapping[str, float],
     doa_sce_blend: float = 0.0,
     dist_sce_blend: float = 0.0,
+    onscreen_weights: Mapping[str, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Fuse the outputs of class-wise models.
 
     Args:
-        members: ``{entry: (kind, {"sed": (N, 50, 13), "doa" | "dist" | "sce": ...})}``.
+        members: ``{entry: (kind, {"sed": (N, 50, 13), "doa" | "dist" | "sce": ..., [on-screen key]: (N, 50, 13)})}``;
+            the on-screen key is the kind's ``onscreen`` output (``"ons"`` for the audio-visual kinds).
         sed_weights: weight of each entry's SED posteriors (entries absent here weigh 0).
         doa_sce_blend: weight of the SCE direction against the DOA direction, in [0, 1].
         dist_sce_blend: weight of the SCE norm against the SDE distance, in [0, 1].
+        onscreen_weights: weight of each on-screen member's posteriors (entries absent here weigh 0);
+            ``None``: every member with an on-screen output weighs the same.
 
     Returns:
-        ``{"sed": (N, 50, 13), "doa": (N, 50, 13, 2) unit vectors, "dist": (N, 50, 13) metres}``
-        (``dist`` absent when no member predicts distance).
+        ``{"sed": (N, 50, 13), "doa": (N, 50, 13, 2) unit vectors, "dist": (N, 50, 13) metres,
+        "onscreen": (N, 50, 13) posteriors}`` (``dist`` absent when no member predicts distance,
+        ``onscreen`` when no member predicts on-screen posteriors).
     """
     for b, name in ((doa_sce_blend, "doa_sce_blend"), (dist_sce_blend, "dist_sce_blend")):
         if not 0.0 <= b <= 1.0:
@@ -81,7 +90,34 @@ def fuse_outputs(
         fused["dist"] = (1 - dist_sce_blend) * dist + dist_sce_blend * sce_norm
     elif dist is not None or sce_norm is not None:
         fused["dist"] = dist if dist is not None else sce_norm
+    onscreen = _fuse_onscreen(members, onscreen_weights)
+    if onscreen is not None:
+        fused["onscreen"] = onscreen
     return fused
+
+
+def onscreen_members(members: Mapping[str, Member]) -> list[str]:
+    """The entries of ``members`` whose kind predicts on-screen posteriors, in order."""
+    return [e for e, (kind, _) in members.items() if get_kind(kind).onscreen is not None]
+
+
+def _fuse_onscreen(members: Mapping[str, Member], weights: Mapping[str, float] | None) -> np.ndarray | None:
+    """The weighted mean on-screen posterior ``(N, 50, 13)`` of the members that predict one, or ``None``."""
+    entries = onscreen_members(members)
+    if weights is None:
+        weights = {e: 1.0 for e in entries}
+    stray = sorted(set(weights) - set(entries))
+    if stray:
+        raise ValueError(f"onscreen_weights name {', '.join(stray)}, which predict no on-screen posteriors "
+                         f"(members that do: {', '.join(entries) or 'none'})")
+    weighted = [e for e in entries if weights.get(e, 0.0) > 0]
+    if not entries:
+        return None
+    if not weighted:
+        raise ValueError("no on-screen member with a positive on-screen weight")
+    total = sum(weights[e] for e in weighted)
+    key = {e: get_kind(members[e][0]).onscreen for e in weighted}
+    return sum(weights[e] * members[e][1][key[e]].astype(np.float64) for e in weighted) / total
 
 
 def single_outputs(member: Member, partner: Member | None = None) -> dict[str, np.ndarray]:

@@ -403,6 +403,100 @@ class AvName(Node):
         return value
 
 
+@dataclass(frozen=True)
+class FusableEntry(Node):
+    """``ensemble_av.members[i]``: the name of a ``models`` or ``av_models`` entry whose kind can be fused."""
+
+    def describe(self) -> str:
+        return "the name of a models or av_models entry whose kind can be fused"
+
+    def check(self, value: Any, key: str, root: Mapping[str, Any]) -> str:
+        for section in ("models", "av_models"):
+            if isinstance(root.get(section), dict) and isinstance(value, str) and value in root[section]:
+                return EntryName(need=lambda spec: spec.fusable, need_text="can be fused", section=section).check(
+                    value, key, root)
+        names = [n for s in ("models", "av_models") if isinstance(root.get(s), dict) for n in root[s]]
+        raise self._bad(value, key, f" (the entries: {', '.join(map(str, names))})")
+
+
+REFINE_STEP = Section({
+    "gate_deg": Number(ge=0, le=180),
+    "blend": PROB,
+    "min_score": PROB,
+    "onscreen_hit": PROB,
+    "miss_scale": PROB,
+    "max_az": Number(gt=0, le=180),
+    "hold_s": Number(ge=0),
+}, optional=frozenset({"max_az", "hold_s"}))  # seldlib.postprocess.RefineConfig has defaults
+
+
+@dataclass(frozen=True)
+class PostprocessSection(Node):
+    """``postprocess``: ``stages``, the detectors in the order they refine, and one :data:`REFINE_STEP`
+    section per detector (a section whose detector is not listed is kept, unused)."""
+
+    def describe(self) -> str:
+        return "a mapping of stages (a list of detector names) and one refinement section per detector"
+
+    def check(self, value: Any, key: str, root: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self._bad(value, key)
+        if "stages" not in value:
+            raise _Bad(_join(key, "stages"), "missing; expected a list of detector names")
+        stages = ListOf(NAME, unique=True).check(value["stages"], _join(key, "stages"), root)
+        for name in stages:
+            if name not in value:
+                raise _Bad(_join(key, name), f"missing; expected {REFINE_STEP.describe()}")
+        out: dict[str, Any] = {}
+        for name, step in value.items():
+            if name == "stages":
+                out[name] = stages
+                continue
+            NAME.check(name, _join(key, str(name)), root)
+            out[name] = REFINE_STEP.check(step, _join(key, str(name)), root)
+        return out
+
+
+@dataclass(frozen=True)
+class OptionalPath(Node):
+    """A file or folder path, or null (the detector's default place)."""
+
+    def describe(self) -> str:
+        return "a path, or null for the default place"
+
+    def check(self, value: Any, key: str, root: Mapping[str, Any]) -> str | None:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self._bad(value, key)
+        return value
+
+
+# the keys of each detector kind (= seldlib.detection.DETECTOR_PARAMS; tests/test_paramcheck.py compares)
+DETECTOR_ENTRIES: dict[str, dict[str, Node]] = {
+    "haar": {"weights": OptionalPath(), "cascades": ListOf(Text(r"\S+\.xml", "a cascade file name (.xml)")),
+             "scale_factor": Number(gt=1), "min_neighbors": Int(ge=0), "min_size": Int(ge=1),
+             "upscale": Number(gt=0), "mirror": Flag(), "overlap": PROB, "score_half": Number(gt=0)},
+    "keypointrcnn": {"weights": OptionalPath(), "score_threshold": PROB, "keypoint_threshold": Number(),
+                     "min_size": Int(ge=1), "max_size": Int(ge=1), "batch_size": Int(ge=1)},
+    "grounding_dino": {"weights": OptionalPath(), "prompts": MapOf(Int(ge=0, le=12), Text(r"(?s).*\S.*", "a prompt text")),
+                       "box_threshold": PROB, "text_threshold": PROB, "batch_size": Int(ge=1)},
+}
+
+
+@dataclass(frozen=True)
+class DetectorEntry(Node):
+    """One ``detect.detectors`` entry: its ``kind`` and that kind's optional keys."""
+
+    def describe(self) -> str:
+        return f"a mapping with kind ({', '.join(DETECTOR_ENTRIES)}) and that kind's settings"
+
+    def check(self, value: Any, key: str, root: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self._bad(value, key)
+        kind = OneOf(tuple(DETECTOR_ENTRIES)).check(value.get("kind"), _join(key, "kind"), root)
+        section = Section({"kind": OneOf((kind,)), **DETECTOR_ENTRIES[kind]}, optional=frozenset(DETECTOR_ENTRIES[kind]))
+        return section.check(value, key, root)
+
+
 TRACK_A_KINDS = tuple(k for k, spec in KINDS.items() if spec.track == "A")
 TRACK_B_KINDS = tuple(k for k, spec in KINDS.items() if spec.track == "B")
 
@@ -550,6 +644,23 @@ def schema(model_check: ModelCheck | None = None) -> Section:
             "doa_sce_blend": PROB,
             "dist_sce_blend": PROB,
         }),
+        # the audio-visual ensemble (NERC-SLIP report section 2.3): models and av_models entries
+        "ensemble_av": Section({
+            "members": ListOf(FusableEntry(), unique=True),
+            "sed_weights": Dependent("members", _sed_weights),
+            "onscreen_weights": Dependent("members", _sed_weights),
+            "threshold": THRESHOLD,
+            "doa_sce_blend": PROB,
+            "dist_sce_blend": PROB,
+            "onscreen_threshold": Number(gt=0, lt=1, nullable=True,
+                                         note="null: the mean of the members' tuned thresholds"),
+        }, optional=frozenset({"onscreen_weights"})),
+        "detect": Section({
+            "key_fps": Number(gt=0, le=30),
+            "device": Text(r"auto|cpu|cuda(:\d+)?", "'auto', 'cpu', 'cuda' or 'cuda:<index>'"),
+            "detectors": MapOf(NAME, DetectorEntry()),
+        }),
+        "postprocess": PostprocessSection(),
         "evaluate": Section({
             "systems": ListOf(EntryName(extra=(ENSEMBLE_SYSTEM,)), unique=True),
             "av_systems": ListOf(EntryName(section="av_models"), min_len=0, unique=True),

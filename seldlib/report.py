@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from seldlib.atomic import atomic_path, write_text_atomic
-from seldlib.constants import CLASS_NAMES, LABEL_HOP_SECONDS, N_CLASSES
+from seldlib.constants import CLASS_NAMES, LABEL_HOP_SECONDS, N_CLASSES, VIDEO_HFOV_DEG
 from seldlib.errors import SeldInputError
 from seldlib.kinds import AV_ENSEMBLE_PAPER, AV_PP_PAPER, ENSEMBLE_LABEL, ENSEMBLE_PAPER, KINDS, get_kind
 from seldlib.metadata import EventTable
@@ -42,16 +42,19 @@ assert len(CLASS_ABBREV) == len(CLASS_KEYS) == len(CLASS_NAMES) == N_CLASSES
 # Rows follow the paper's Table 1: baseline, then the NERC-SLIP kinds, then the ensemble.
 _TABLE_ORDER: tuple[str, ...] = ("seldnet", "sed_doa", "sed_sde", "sed_sce")
 
-# What the evaluate stage knows of each scored system: ``{"kind": str | None (None: the ensemble),
-# "threshold": float, "direction_from": entry | None}``.
+# What the evaluate stage knows of each scored system: ``{"kind": str | None (None: a system that is
+# not one model: an ensemble or a post-processed ensemble), "threshold": float, "direction_from": entry
+# | None}``; Track B systems without a kind also give ``"label"``, their ``"paper"`` row (Table 2:
+# label, F, DOAE, RDE, OSA, or None) and ``"order"`` (rows follow it after the single models).
 SystemInfo = Mapping[str, Mapping[str, Any]]
 
 
 def system_label(system: str, info: SystemInfo) -> str:
     """Display name: the kind's label, with the entry name when it is not the kind's own name."""
-    kind = info.get(system, {}).get("kind")
+    entry = info.get(system, {})
+    kind = entry.get("kind")
     if kind is None:
-        return ENSEMBLE_LABEL if system == "ensemble" else system
+        return entry.get("label") or (ENSEMBLE_LABEL if system == "ensemble" else system)
     label = get_kind(kind).label
     return label if system == kind else f"{label} ({system})"
 
@@ -196,8 +199,30 @@ def results_table(scores: Mapping[str, SeldScores], info: SystemInfo, data_label
     return "\n".join(lines) + "\n"
 
 
-# Track B rows follow the paper's Table 2: baseline, then the two MVANet systems.
+# Track B rows follow the paper's Table 2: baseline, then the two MVANet systems, then the systems built
+# on them (the audio-visual ensemble and its post-processing, in their ``order``).
 _AV_TABLE_ORDER: tuple[str, ...] = ("seldnet_av", "av_sed_sce_ons", "av_ts_sed_sce_ons")
+
+
+def _av_rank(system: str, info: SystemInfo) -> tuple[int, float, str]:
+    kind = info[system]["kind"]
+    if kind is None:
+        return (len(_AV_TABLE_ORDER) + 1, float(info[system].get("order", 0)), system)
+    return (_AV_TABLE_ORDER.index(kind) if kind in _AV_TABLE_ORDER else len(_AV_TABLE_ORDER), 0.0, system)
+
+
+def classwise_osa_table(scores: Mapping[str, SeldScores], info: SystemInfo, classes: list[int]) -> str:
+    """Markdown: class-wise OSA (and matched events) of Track B systems on the given classes, so that a
+    post-processing stage's effect on, say, the human classes is visible class by class."""
+    systems = sorted(scores, key=lambda s: _av_rank(s, info))
+    head = " | ".join(system_label(s, info) for s in systems)
+    lines = [f"| Class (matched events) | {head} |", "|---|" + "---|" * len(systems)]
+    for c in classes:
+        matched = sorted({int(scores[s].classwise["n_matched"][c]) for s in systems})
+        n = "/".join(str(m) for m in matched)
+        cells = " | ".join(_fmt(float(scores[s].classwise["OSA"][c]), "ours") for s in systems)
+        lines.append(f"| {CLASS_NAMES[c]} ({n}) | {cells} |")
+    return "\n".join(lines) + "\n"
 
 
 def av_results_table(scores: Mapping[str, SeldScores], info: SystemInfo, majority: Mapping[str, float],
@@ -219,22 +244,29 @@ def av_results_table(scores: Mapping[str, SeldScores], info: SystemInfo, majorit
         "| F(20°,1,on) paper | DOAE paper | RDE paper | OSA paper |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    order = sorted(scores, key=lambda s: (_AV_TABLE_ORDER.index(info[s]["kind"]) if info[s]["kind"] in _AV_TABLE_ORDER
-                                          else len(_AV_TABLE_ORDER), s))
+    order = sorted(scores, key=lambda s: _av_rank(s, info))
     kinds_run = {info[s]["kind"] for s in scores}
-    rows: list[tuple[str, tuple[str, ...], tuple]] = []
-    for system in order:
+    papers_run = {tuple(info[s]["paper"]) for s in scores if info[s].get("paper") is not None}
+
+    def row(system: str) -> tuple[str, tuple[str, ...], tuple | None]:
         sc, kind = scores[system], info[system]["kind"]
-        spec = get_kind(kind)
         osa = f"{_fmt(sc.OSA, 'ours')} ({_fmt(majority.get(system), 'ours')})"
         ours = (_fmt(sc.F, "ours"), _fmt(sc.DOAE, "deg"), _fmt(sc.RDE, "ours"), osa)
-        paper = (*spec.paper, spec.paper_osa) if spec.paper is not None else None
-        rows.append((system_label(system, info), ours, paper))
-    for kind in _AV_TABLE_ORDER:
-        if kind not in kinds_run:
-            rows.append((get_kind(kind).label, ("not run",) * 4, (*KINDS[kind].paper, KINDS[kind].paper_osa)))
+        if kind is None:
+            paper = tuple(info[system]["paper"]) if info[system].get("paper") is not None else None
+        else:
+            spec = get_kind(kind)
+            paper = (*spec.paper, spec.paper_osa) if spec.paper is not None else None
+        return system_label(system, info), ours, paper
+
+    # single models, the paper's single models not run here, then the systems built on them
+    rows = [row(s) for s in order if info[s]["kind"] is not None]
+    rows += [(get_kind(k).label, ("not run",) * 4, (*KINDS[k].paper, KINDS[k].paper_osa))
+             for k in _AV_TABLE_ORDER if k not in kinds_run]
+    rows += [row(s) for s in order if info[s]["kind"] is None]
     for paper in (AV_ENSEMBLE_PAPER, AV_PP_PAPER):
-        rows.append((paper[0], ("not run",) * 4, paper))
+        if paper not in papers_run:
+            rows.append((paper[0], ("not run",) * 4, paper))
     for label, ours, paper in rows:
         if paper is None:
             theirs = ("–",) * 4
@@ -407,6 +439,74 @@ def plot_summary(scores: Mapping[str, SeldScores], info: SystemInfo, path: str |
     else:
         ax.text(0.5, 0.5, "no systems evaluated", ha="center", va="center")
     _save(fig, path)
+
+
+def plot_osa_classwise(scores: Mapping[str, SeldScores], info: SystemInfo, path: str | Path) -> None:
+    """Class-wise on-screen accuracy of the Track B systems, one group of bars per class (empty bar: no
+    matched event of that class)."""
+    systems = sorted(scores, key=lambda s: _av_rank(s, info))
+    fig = _figure(12.0, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(N_CLASSES)
+    width = 0.8 / max(len(systems), 1)
+    for k, system in enumerate(systems):
+        values = np.nan_to_num(np.asarray(scores[system].classwise["OSA"], np.float64), nan=0.0)
+        ax.bar(x - 0.4 + (k + 0.5) * width, values, width, label=system_label(system, info), color=f"C{k}")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("OSA")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_xticks(x)
+    ax.set_xticklabels(CLASS_ABBREV, rotation=30, ha="right")
+    ax.legend(ncol=min(len(systems), 3), fontsize=8, loc="lower right")
+    ax.set_title("Class-wise on-screen accuracy on the test split (share of matched events with the right flag)")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_detection_frames(frames: np.ndarray, times: np.ndarray, boxes: list[np.ndarray], ref: EventTable,
+                          pred: EventTable, clip: str, path: str | Path, label: str = "") -> None:
+    """A few video frames of a clip with the detector's boxes and the azimuths of the reference (dashed)
+    and predicted (solid) events of that instant drawn as vertical lines; on-screen events are thick.
+
+    Args:
+        frames: ``(K, H, W, 3) uint8`` frames at ``times`` (K, seconds).
+        boxes: per frame, ``(M_k, 4)`` ``x1, y1, x2, y2`` pixel boxes.
+    """
+    k = len(frames)
+    fig = _figure(4.0 * min(k, 3), 2.6 * math.ceil(k / 3) + 0.4)
+    h, w = frames.shape[1:3]
+    f = (w / 2.0) / math.tan(math.radians(VIDEO_HFOV_DEG / 2.0))  # the DCASE2025 pinhole camera, any width
+    for i in range(k):
+        ax = fig.add_subplot(math.ceil(k / 3), min(k, 3), i + 1)
+        ax.imshow(frames[i])
+        for x1, y1, x2, y2 in boxes[i]:
+            ax.add_patch(_rectangle((x1, y1), x2 - x1, y2 - y1))
+        frame = int(round(times[i] / LABEL_HOP_SECONDS))
+        for table, style in ((ref, "--"), (pred, "-")):
+            at = table.frame == frame
+            for c, az, on in zip(table.cls[at], table.azimuth[at], table.onscreen[at]):
+                if abs(az) >= 89.0:
+                    continue  # behind the camera's plane: no column
+                x = w / 2.0 - f * math.tan(math.radians(float(az)))
+                if 0 <= x <= w:
+                    ax.axvline(x, color=f"C{int(c) % 10}", linestyle=style, linewidth=2.5 if on else 1.0)
+                    ax.text(x, 12 if style == "-" else h - 8, CLASS_ABBREV[int(c)], color=f"C{int(c) % 10}",
+                            fontsize=7, ha="center")
+        ax.set_xlim(0, w)
+        ax.set_ylim(h, 0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{times[i]:.1f} s", fontsize=8)
+    fig.suptitle(f"{clip}\ndetections (boxes), reference (dashed) and {label} (solid) azimuths; "
+                 "thick = on-screen", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _rectangle(xy: tuple[float, float], width: float, height: float):  # noqa: ANN202 - matplotlib type
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(xy, width, height, fill=False, edgecolor="white", linewidth=1.2)
 
 
 def _read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray] | None:

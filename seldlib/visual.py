@@ -77,6 +77,8 @@ def decode_frames(path: str | Path, n_label_frames: int = N_LABEL_FRAMES, hop_s:
     """
     import av  # deferred: the extractor and the stores do not need PyAV
 
+    from seldlib.media import frame_time, stream_rate
+
     path = Path(path)
     if not path.is_file():
         raise SeldInputError(path, "video file not found")
@@ -96,15 +98,9 @@ def decode_frames(path: str | Path, n_label_frames: int = N_LABEL_FRAMES, hop_s:
                 raise SeldInputError(path, "contains no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            rate = stream.average_rate or stream.guessed_rate
-            rate = Fraction(rate) if rate else None
+            rate = stream_rate(stream)
             for frame in container.decode(stream):
-                if frame.pts is not None and frame.time_base is not None:
-                    time = Fraction(frame.pts) * Fraction(frame.time_base)
-                elif rate:
-                    time = Fraction(n_found) / rate
-                else:
-                    raise SeldInputError(path, "frames carry no timestamps and the stream has no frame rate")
+                time = frame_time(frame, n_found, rate, path)
                 if origin is None:
                     origin = time
                 time -= origin

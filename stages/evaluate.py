@@ -3,7 +3,9 @@
     python -m stages.evaluate --params data.source validation evaluate ensemble.threshold
 
 Track A systems (``evaluate.systems``) are scored with F(20°,1), DOAE and RDE; Track B systems
-(``evaluate.av_systems``, outputs in ``data/outputs_av``) with F(20°,1,on), DOAE, RDE and OSA.
+(``evaluate.av_systems``, outputs in ``data/outputs_av``), the audio-visual ensemble
+(``data/predictions/ensemble_av``) and each cumulative step of its visual post-processing
+(``data/predictions/pp/pp_*``, listed in its ``stats.json``) with F(20°,1,on), DOAE, RDE and OSA.
 Outputs: ``data/predictions/singles/<system>/*.csv``, ``metrics/evaluate/<system>.json`` and
 ``metrics/results.md`` (the README tables; copy them with ``python -m seldlib.report``), ``metrics/figures/*.png``.
 """
@@ -111,6 +113,93 @@ def write_singles(systems: list[str], outputs_dir: Path, singles_dir: Path, dire
     return info
 
 
+# Classes the people detector speaks for (speech, clapping, laughter, footsteps)
+HUMAN_CLASSES = (0, 1, 2, 4, 6)
+
+
+def ensemble_av_info(fused: Path) -> dict:
+    """The audio-visual ensemble's row: thresholds from its fused arrays' meta."""
+    from seldlib.inference import read_outputs_h5
+    from seldlib.kinds import AV_ENSEMBLE_PAPER
+
+    _, _, meta = read_outputs_h5(fused)
+    if meta.get("onscreen_threshold") is None:
+        raise SeldInputError(fused, "lacks 'onscreen_threshold' in its meta (written by stages.ensemble --fused)")
+    return {"kind": None, "label": AV_ENSEMBLE_PAPER[0], "paper": AV_ENSEMBLE_PAPER, "order": 0,
+            "threshold": float(meta["threshold"]), "direction_from": None,
+            "onscreen_threshold": float(meta["onscreen_threshold"])}
+
+
+def read_pp_steps(pp_dir: Path) -> list[dict]:
+    """The post-processing steps in the order they ran (``stats.json`` of the postprocess stage)."""
+    import json
+
+    path = pp_dir / "stats.json"
+    if not path.is_file():
+        raise SeldInputError(path, "not found (run the postprocess stage)")
+    try:
+        steps = json.loads(path.read_text(encoding="utf-8"))["steps"]
+        return [{"step": str(s["step"]), "folder": str(s["folder"]), "status": str(s["status"]),
+                 "applied": bool(s["applied"])} for s in steps]
+    except (ValueError, KeyError, TypeError) as err:
+        raise SeldInputError(path, f"not a post-processing summary ({type(err).__name__}: {err})") from None
+
+
+def pp_info(steps: list[dict], i: int, ensemble: dict) -> dict:
+    """The row of the ensemble after post-processing steps ``0..i``: the paper's "+ PP" is both stages."""
+    from seldlib.kinds import AV_PP_PAPER
+
+    done = [s["step"] for s in steps[: i + 1]]
+    which = f"stage 1: {done[0]}" if i == 0 else f"stages 1–{i + 1}: {', '.join(done)}"
+    skipped = "" if steps[i]["applied"] else f"; {done[-1]} skipped"
+    return {**ensemble, "label": f"{AV_PP_PAPER[0]} ({which}{skipped})",
+            "paper": AV_PP_PAPER if i == len(steps) - 1 else None, "order": i + 1}
+
+
+def pp_notes(steps: list[dict]) -> str:
+    skipped = [f"{s['step']} ({s['status']})" for s in steps if not s["applied"]]
+    if not skipped:
+        return ""
+    return ("\nPost-processing steps that did not run, so their rows repeat the previous row: "
+            + "; ".join(skipped) + ".\n")
+
+
+def detection_clips(refs: dict, n: int) -> list[str]:
+    """The ``n`` clips with the most on-screen reference events (ties: by name): where detections matter."""
+    import numpy as np
+
+    return sorted(refs, key=lambda name: (-int(np.sum(refs[name].onscreen)), name))[: max(n, 0)]
+
+
+def find_video(dataset: Path, splits: list[str], stem: str) -> Path:
+    from seldlib.layout import discover
+
+    for clip in discover(dataset, splits, need_labels=False):
+        if clip.stem == stem and clip.video is not None:
+            return clip.video
+    raise SeldInputError(dataset, f"no video of test clip {stem} in the splits {splits}")
+
+
+def plot_clip_detections(video: Path, store_path: Path, ref: EventTable, pred: EventTable, clip: str,
+                         path: Path, label: str) -> None:
+    """Key frames of one test clip with the people detector's boxes and the azimuth lines."""
+    import numpy as np
+
+    from seldlib.detection import read_detection_store
+    from seldlib.report import plot_detection_frames
+    from seldlib.visual import decode_frames
+
+    store = read_detection_store(store_path)
+    frames = decode_frames(video)  # (50, H, W, 3): one per label frame
+    picks = np.array([5, 15, 25, 35, 45])  # 0.5 s, 1.5 s, ... : key frames of a 2 fps detector
+    times = picks * 0.1
+    boxes = [np.zeros((0, 4))] * len(picks)
+    det = store.clips.get(clip) if store.ok else None
+    if det is not None:
+        boxes = [det.box[det.frame == int(np.argmin(np.abs(det.times - t)))] for t in times]
+    plot_detection_frames(frames[picks], times, boxes, ref, pred, clip, path, label)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--params", nargs="+", required=True)
@@ -118,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--outputs", default="data/outputs", type=Path)
     ap.add_argument("--outputs-av", default="data/outputs_av", type=Path)
     ap.add_argument("--ensemble", default="data/predictions/ensemble", type=Path)
+    ap.add_argument("--ensemble-av", default="data/predictions/ensemble_av", type=Path)
+    ap.add_argument("--fused-av", default="data/fused/ensemble_av.h5", type=Path)
+    ap.add_argument("--pp", default="data/predictions/pp", type=Path)
+    ap.add_argument("--detections", default="data/detections", type=Path)
     ap.add_argument("--dataset", default="data/dataset", type=Path)
     ap.add_argument("--singles", default="data/predictions/singles", type=Path)
     ap.add_argument("--metrics", default="metrics/evaluate", type=Path)
@@ -128,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     from seldlib.atomic import atomic_path, write_json_atomic, write_text_atomic
     from seldlib.datasets import splits_for, validation_label
     from seldlib.metrics import majority_osa
-    from seldlib.report import (DATA_LABELS, av_results_table, plot_classwise, plot_summary, plot_tracks, results_table,
-                                system_json, system_label, track_clips)
+    from seldlib.report import (DATA_LABELS, av_results_table, classwise_osa_table, plot_classwise,
+                                plot_osa_classwise, plot_summary, plot_tracks, results_table, system_json,
+                                system_label, track_clips)
 
     p = read_params(args.params, args.params_file)
     cfg, source = p["evaluate"], p["data.source"]
@@ -148,21 +242,35 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.ensemble if system == "ensemble" else args.singles / system
         scores[system], preds[system] = _score_folder(refs, folder, bool(cfg["jackknife"]))
 
+    av_folders = {system: args.singles / system for system in av_systems}
+    pp_steps: list[dict] = []
+    if args.ensemble_av.is_dir():  # the audio-visual ensemble and its post-processing, when run
+        av_folders["ensemble_av"] = args.ensemble_av
+        info["ensemble_av"] = ensemble_av_info(args.fused_av)
+        pp_steps = read_pp_steps(args.pp)
+        for i, step in enumerate(pp_steps):
+            av_folders[step["folder"]] = args.pp / step["folder"]
+            info[step["folder"]] = pp_info(pp_steps, i, info["ensemble_av"])
     av_scores, majority = {}, {}
-    for system in av_systems:
-        av_scores[system], preds[system] = _score_folder(refs, args.singles / system, bool(cfg["jackknife"]), onscreen=True)
+    for system, folder in av_folders.items():
+        av_scores[system], preds[system] = _score_folder(refs, folder, bool(cfg["jackknife"]), onscreen=True)
         majority[system] = majority_osa(refs, preds[system])
 
     data_label = DATA_LABELS.get(source, f"data source {source!r}")
     selection = validation_label(source, p["validation"])
     table = results_table(scores, info, data_label, selection)
-    if av_systems:
+    if av_scores:
         table += "\n**Track B (audio-visual)**\n\n" + av_results_table(av_scores, info, majority, data_label, selection)
+    if pp_steps:
+        shown = {s: av_scores[s] for s in ("ensemble_av", *(step["folder"] for step in pp_steps))}
+        table += ("\nOn-screen accuracy of the human classes (the people detector's) before and after each "
+                  "post-processing step; in brackets the matched events of each system:\n\n"
+                  + classwise_osa_table(shown, info, list(HUMAN_CLASSES)) + pp_notes(pp_steps))
     with atomic_path(args.metrics, suffix="") as tmp:
         tmp.mkdir(parents=True)
         for system in systems:
             write_json_atomic(tmp / f"{system}.json", system_json(scores[system], system, info[system]["threshold"]), ndigits=6)
-        for system in av_systems:
+        for system in av_scores:
             doc = system_json(av_scores[system], system, info[system]["threshold"])
             # F here is F(20°,1,on): the on-screen flag must be right too
             doc.update(onscreen=True, onscreen_threshold=info[system]["onscreen_threshold"], OSA_majority=majority[system])
@@ -177,12 +285,21 @@ def main(argv: list[str] | None = None) -> int:
         tmp.mkdir(parents=True)
         plot_classwise(scores, info, tmp / "classwise.png")
         plot_summary(scores, info, tmp / "summary.png")
+        if av_scores:
+            plot_osa_classwise(av_scores, info, tmp / "osa_classwise.png")
+        if pp_steps:
+            final = pp_steps[-1]["folder"]
+            store = args.detections / f"{pp_steps[0]['step']}.h5"
+            for i, clip in enumerate(detection_clips(refs, int(cfg["n_track_plots"]))):
+                video = find_video(args.dataset, test_splits, Path(clip).stem)
+                plot_clip_detections(video, store, refs[clip], preds[final][clip], Path(clip).stem,
+                                     tmp / f"detections_{i:02d}_{Path(clip).stem}.png", system_label(final, info))
         for i, clip in enumerate(track_clips(refs, int(cfg["n_track_plots"]))):
             plot_tracks(refs[clip], preds[track_system][clip], Path(clip).stem,
                         tmp / f"tracks_{i:02d}_{Path(clip).stem}.png", label=system_label(track_system, info))
 
     print(table)
-    print(f"{len(systems) + len(av_systems)} systems scored on {len(refs)} test clips -> {args.metrics}, {args.figures}")
+    print(f"{len(systems) + len(av_scores)} systems scored on {len(refs)} test clips -> {args.metrics}, {args.figures}")
     return 0
 
 

@@ -67,3 +67,60 @@ def test_single_outputs_borrows_direction_by_kind():
     with pytest.raises(ValueError, match="needs a sed_doa model"):
         single_outputs(sde, ("sed_sce", _arrays(sed=0.1, sce=[1, 0])))
     assert single_outputs(doa).keys() == {"sed", "doa"}
+
+
+def _av(sed, az_deg, dist_m, ons):
+    a = np.deg2rad(az_deg)
+    return _arrays(sed=sed, sce=[dist_m * np.cos(a), dist_m * np.sin(a)], ons=ons)
+
+
+def test_av_members_fuse_onscreen_posteriors():
+    members = {
+        "doa": ("sed_doa", _arrays(sed=0.9, doa=[1.0, 0.0])),              # 0°
+        "sde": ("sed_sde", _arrays(sed=0.6, dist=2.0)),
+        "av": ("av_sed_sce_ons", _av(0.3, 90.0, 4.0, ons=0.6)),           # 90°, 4 m
+        "av_ts": ("av_ts_sed_sce_ons", _av(0.6, 90.0, 4.0, ons=0.2)),
+    }
+    fused = fuse_outputs(members, {"doa": 1.0, "sde": 1.0, "av": 1.0, "av_ts": 1.0})
+    assert set(fused) == {"sed", "doa", "dist", "onscreen"}              # the members' "ons" is fused as "onscreen"
+    assert fused["sed"][0, 0, 0] == pytest.approx((0.9 + 0.6 + 0.3 + 0.6) / 4)
+    assert fused["onscreen"].shape == (N, T, C)
+    assert fused["onscreen"][0, 0, 0] == pytest.approx(0.4)               # (0.6 + 0.2) / 2
+    # blends 0: direction from SED-DOA (0°), distance from SED-SDE (2 m), as in Track A
+    np.testing.assert_allclose(fused["doa"][0, 0, 0], [1.0, 0.0])
+    assert fused["dist"][0, 0, 0] == pytest.approx(2.0)
+    # the AV members' SCE enters the blends like SED-SCE's: 45°, and 0.5·2 + 0.5·4 = 3 m
+    blended = fuse_outputs(members, {"doa": 1.0}, doa_sce_blend=0.5, dist_sce_blend=0.5)
+    np.testing.assert_allclose(blended["doa"][0, 0, 0], [np.sqrt(0.5), np.sqrt(0.5)])
+    assert blended["dist"][0, 0, 0] == pytest.approx(3.0)
+    assert blended["sed"][0, 0, 0] == pytest.approx(0.9)                  # SED of the weighted member alone
+    # weighted on-screen mean: (3·0.6 + 1·0.2) / 4 = 0.5; a weight of 0 drops a member
+    weighted = fuse_outputs(members, {"doa": 1.0}, onscreen_weights={"av": 3.0, "av_ts": 1.0})
+    assert weighted["onscreen"][0, 0, 0] == pytest.approx(0.5)
+    only_ts = fuse_outputs(members, {"doa": 1.0}, onscreen_weights={"av": 0.0, "av_ts": 1.0})
+    assert only_ts["onscreen"][0, 0, 0] == pytest.approx(0.2)
+
+
+def test_audio_only_fusion_unchanged_by_onscreen():
+    members = {
+        "doa": ("sed_doa", _arrays(sed=0.9, doa=[0.0, 1.0])),
+        "sde": ("sed_sde", _arrays(sed=0.5, dist=3.0)),
+        "sce": ("sed_sce", _arrays(sed=0.4, sce=[1.0, 0.0])),
+    }
+    weights = {"doa": 1.0, "sde": 1.0, "sce": 2.0}
+    fused = fuse_outputs(members, weights, 0.25, 0.5)
+    assert set(fused) == {"sed", "doa", "dist"}                           # no on-screen member: no "onscreen"
+    assert fused["sed"][0, 0, 0] == pytest.approx((0.9 + 0.5 + 2 * 0.4) / 4)
+    # 0.75·(0, 1) + 0.25·(1, 0), normalised; 0.5·3 + 0.5·1 = 2 m
+    np.testing.assert_allclose(fused["doa"][0, 0, 0], np.array([0.25, 0.75]) / np.hypot(0.25, 0.75))
+    assert fused["dist"][0, 0, 0] == pytest.approx(2.0)
+    with_none = fuse_outputs(members, weights, 0.25, 0.5, onscreen_weights=None)
+    assert all(np.array_equal(fused[k], with_none[k]) for k in fused)
+
+
+def test_onscreen_weight_refusals():
+    members = {"doa": ("sed_doa", _arrays(sed=0.9, doa=[1.0, 0.0])), "av": ("av_sed_sce_ons", _av(0.5, 0.0, 1.0, 0.5))}
+    with pytest.raises(ValueError, match="onscreen_weights name doa, which predict no on-screen"):
+        fuse_outputs(members, {"doa": 1.0}, onscreen_weights={"doa": 1.0, "av": 1.0})
+    with pytest.raises(ValueError, match="positive on-screen weight"):
+        fuse_outputs(members, {"doa": 1.0}, onscreen_weights={"av": 0.0})

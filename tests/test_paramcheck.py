@@ -16,7 +16,7 @@ import yaml
 from seldlib.config import read_params
 from seldlib.errors import SeldInputError
 from seldlib.models.paramcheck import MODEL_CHECK
-from seldlib.paramcheck import ModelCheck
+from seldlib.paramcheck import ModelCheck, validate
 from seldlib.preset import main as preset_main
 from seldlib.preset import preset_overrides
 
@@ -352,3 +352,26 @@ def test_schema_matches_the_dataclasses_the_stages_fill() -> None:
         "init", "teacher", "ts_weight", "ts_hidden_weight", "onscreen_threshold"}
     audio = set(schema().fields["features"].fields["audio"].fields) - {"batch_size"}
     assert audio == {f.name for f in fields(LogMelConfig)} - {"sample_rate", "amin"}
+
+
+def test_detector_schema_matches_the_detector_classes(tmp_path):
+    """detect.detectors entries take exactly the keys seldlib.detection builds its detectors from, and a
+    bad one stops with the key named."""
+    import inspect
+
+    from seldlib import detection
+    from seldlib.paramcheck import DETECTOR_ENTRIES
+
+    assert {k: set(v) for k, v in DETECTOR_ENTRIES.items()} == {k: set(v) for k, v in detection.DETECTOR_PARAMS.items()}
+    classes = {"haar": detection.HaarFaceDetector, "keypointrcnn": detection.KeypointRcnnDetector,
+               "grounding_dino": detection.GroundingDinoDetector}
+    for kind, cls in classes.items():
+        assert set(DETECTOR_ENTRIES[kind]) <= set(inspect.signature(cls).parameters), kind
+
+    tree = yaml.safe_load((REPO / "params.yaml").read_text())
+    tree["detect"]["detectors"]["people"] = {"kind": "haar", "min_neighbors": -1}
+    with pytest.raises(SeldInputError, match=r"detect\.detectors\.people\.min_neighbors: got -1"):
+        validate(tree, ["detect"], "params.yaml")
+    tree["detect"]["detectors"]["people"] = {"kind": "yolo"}
+    with pytest.raises(SeldInputError, match=r"detect\.detectors\.people\.kind"):
+        validate(tree, ["detect"], "params.yaml")

@@ -17,9 +17,13 @@ from pathlib import Path
 
 import h5py
 import pytest
+import soundfile as sf
 import yaml
 
+from seldlib.detection import read_detection_store
+from seldlib.media import write_video
 from seldlib.metadata import read_metadata_csv
+from seldlib.visual import decode_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MODEL = {"preset": "small", "resnet_channels": [4, 4, 4, 4], "d_model": 16, "n_heads": 2, "n_blocks": 1,
@@ -85,6 +89,7 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
 
     first = _run(["dvc", "repro"], repo)
     stages = {"rooms", "dataset", "synth", "data_report", "standardizer", "ensemble", "evaluate",
+              "ensemble_av", "detect@people", "detect@objects", "postprocess",
               "download_fsd50k", "download_fma", "download_tau_srir", "prepare_sources", "prepare_rooms",
               *(f"features_audio@{s}" for s in ("train", "val", "test", "synth")),
               *(f"features_video@{s}" for s in ("train", "val", "test")),
@@ -119,7 +124,18 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
         assert {"F", "DOAE", "RDE", "DistE", "OSA", "classwise"} <= set(scores)
         assert 0.0 <= scores["F"] <= 1.0
         assert scores.get("onscreen", False) == (system in AV_ENTRIES)  # Track B: F(20°,1,on)
-    assert "| Baseline-AV |" in (repo / "metrics/results.md").read_text()
+    for system in ("ensemble_av", "pp_people", "pp_people_objects"):  # the Track B system and its PP stages
+        scores = json.loads((repo / f"metrics/evaluate/{system}.json").read_text())
+        assert scores["onscreen"] is True and 0.0 <= scores["OSA"] <= 1.0
+    results = (repo / "metrics/results.md").read_text()
+    assert "| Baseline-AV |" in results and "| AV Model Ensemble |" in results
+    assert "| + PP (stage 1: people) |" in results and "objects skipped" in results  # no Grounding DINO weights here
+    people = read_detection_store(repo / "data/detections/people.h5")
+    assert people.ok and len(people.clips) == 4 + 3  # every test and validation clip
+    objects = read_detection_store(repo / "data/detections/objects.h5")
+    assert objects.status.startswith("skipped: no weights at") and not objects.clips
+    assert len(list((repo / "data/predictions/ensemble_av").glob("*.csv"))) == 4
+    assert len(list((repo / "data/predictions/pp/pp_people").glob("*.csv"))) == 4
     assert (repo / "metrics/results.md").read_text().count("|") > 10
     assert json.loads((repo / "metrics/data/summary.json").read_text())
     for png in [*(repo / "metrics/figures").glob("*.png"), *(repo / "metrics/data").glob("*.png")]:
@@ -147,11 +163,15 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     _run(["git", "commit", "-qm", "lock"], repo)
     exp = _run(["dvc", "exp", "run", "-S", "models.sed_sce.lr=0.002"], repo)
     # sed_sce initialises and teaches the MVANet models: they follow it
-    assert _ran(exp) == {"train@sed_sce", "infer@sed_sce", "ensemble", "evaluate",
+    assert _ran(exp) == {"train@sed_sce", "infer@sed_sce", "ensemble", "ensemble_av", "postprocess", "evaluate",
                          *(f"{s}@{m}" for s in ("train_av", "infer_av") for m in ("av_sed_sce_ons", "av_ts_sed_sce_ons"))}
     # the distillation weight reruns that student alone (and the evaluation)
     exp = _run(["dvc", "exp", "run", "-S", "av_models.av_ts_sed_sce_ons.ts_weight=0.5"], repo)
-    assert _ran(exp) == {"train_av@av_ts_sed_sce_ons", "infer_av@av_ts_sed_sce_ons", "evaluate"}
+    assert _ran(exp) == {"train_av@av_ts_sed_sce_ons", "infer_av@av_ts_sed_sce_ons", "ensemble_av", "postprocess",
+                         "evaluate"}
+    # a post-processing gate reruns the post-processing and the evaluation only (the detections are cached)
+    exp = _run(["dvc", "exp", "run", "-S", "postprocess.people.gate_deg=10"], repo)
+    assert _ran(exp) == {"postprocess", "evaluate"}
 
     # Knobs that cannot change results rerun nothing; a feature-extraction batch size retrains nothing.
     knobs = ["data.workers=2", "synth.workers=2", "features.audio.batch_size=3", "features.video.batch_size=7",
@@ -183,7 +203,8 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     p["evaluate"]["systems"] = ["sed_doa", "sed_sde", "sed_sde_b", "sed_sce", "seldnet", "ensemble"]
     (repo / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     added = _run(["dvc", "repro"], repo)
-    assert _ran(added) == {"train@sed_sde_b", "infer@sed_sde_b", "ensemble", "evaluate"}
+    # ensemble_av reads the folder of all outputs, so it reruns, and writes the same fused arrays
+    assert _ran(added) == {"train@sed_sde_b", "infer@sed_sde_b", "ensemble", "ensemble_av", "evaluate"}
     scores = json.loads((repo / "metrics/evaluate/sed_sde_b.json").read_text())
     assert 0.0 <= scores["F"] <= 1.0 and scores["system"] == "sed_sde_b"
     assert "| SED-SDE (sed_sde_b) |" in (repo / "metrics/results.md").read_text()
@@ -192,6 +213,16 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     out = _run(["seld", "--models", "models/sed_doa", "models/sed_sde", "models/sed_sde_b", "models/sed_sce",
                 "--standardizer", "data/features/standardizer.npz", "--out", "pred", "--", str(wav)], repo)
     assert "ensemble" in out and (repo / "pred" / f"{wav.stem}.csv").is_file()
+    # the trained audio-visual system on a test clip's video with its audio muxed in (the dataset keeps
+    # them apart), refined with the people detector
+    clip = next((repo / "data/dataset/video_dev/dev-test-sim").glob("*.mp4"))
+    wave, rate = sf.read(repo / "data/dataset/stereo_dev/dev-test-sim" / f"{clip.stem}.wav", dtype="float32")
+    mp4 = repo / f"{clip.stem}.mp4"
+    write_video(mp4, decode_frames(clip), fps=10, audio=wave.T, audio_rate=rate)
+    _run(["seld", "--models", "models/av_sed_sce_ons", "models/av_ts_sed_sce_ons", "--standardizer",
+          "data/features/standardizer.npz", "--detector", "haar", "--out", "pred_av", "--", str(mp4)], repo)
+    rows = (repo / "pred_av" / f"{mp4.stem}.csv").read_text().splitlines()
+    assert all(line.rsplit(",", 1)[1] in ("0", "1") for line in rows if line and line[0].isdigit())
 
     # With the DCASE convention (validate on the test split), the score the training stage selected with
     # and printed is the evaluate stage's score of the same checkpoint, to the last digit.

@@ -408,3 +408,53 @@ def test_evaluate_stage_direction_entry_of_wrong_kind(tmp_path):
     write_outputs_h5(tmp_path / "outputs" / "sed_doa.h5", names, arrays, meta)
     with pytest.raises(SeldInputError, match="direction_entry 'sed_doa' is a sed_sce model"):
         _run(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# Track B: systems built on the models (the audio-visual ensemble and its post-processing)
+
+
+def _onscreen_events(cls: int, frames: range, az: float, on: int) -> EventTable:
+    n = len(frames)
+    return EventTable(list(frames), [cls] * n, [0] * n, [az] * n, [200.0] * n, [on] * n)
+
+
+def test_track_b_rows_and_classwise_osa_hand_computed(tmp_path):
+    # reference: class 0 on screen at frames 0..10 (frames 0..9 scored); the ensemble flags it on screen,
+    # the post-processed one off screen: OSA of class 0 is 10/10 and 0/10, other classes undefined
+    ref = {"a.csv": _onscreen_events(0, range(11), 20.0, 1)}
+    right = score(ref, {"a.csv": _onscreen_events(0, range(11), 20.0, 1)}, onscreen=True)
+    wrong = score(ref, {"a.csv": _onscreen_events(0, range(11), 20.0, 0)}, onscreen=True)
+    from seldlib.kinds import AV_ENSEMBLE_PAPER, AV_PP_PAPER
+
+    info = {
+        "av_sed_sce_ons": {"kind": "av_sed_sce_ons"},
+        "pp_people": {"kind": None, "label": "+ PP (stage 1: people)", "paper": None, "order": 1},
+        "pp_people_objects": {"kind": None, "label": "+ PP (stages 1–2: people, objects)", "paper": AV_PP_PAPER,
+                              "order": 2},
+        "ensemble_av": {"kind": None, "label": "AV Model Ensemble", "paper": AV_ENSEMBLE_PAPER, "order": 0},
+    }
+    scores = {"pp_people_objects": wrong, "pp_people": wrong, "ensemble_av": right, "av_sed_sce_ons": right}
+    table = report.av_results_table(scores, info, {s: 1.0 for s in scores})
+    rows = [line.split(" | ")[0].lstrip("| ") for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    # single models, the paper's single models not run here, then the systems in their order
+    assert rows == ["AV SED-SCE-ONS", "Baseline-AV", "AV TS-SED-SCE-ONS", "AV Model Ensemble",
+                    "+ PP (stage 1: people)", "+ PP (stages 1–2: people, objects)"]
+    pp_row = next(line for line in table.splitlines() if line.startswith("| + PP (stages"))
+    assert "| 0.47 | 11.80° | 0.26 | 0.86 |" in pp_row and "0.000 (1.000)" in pp_row  # paper's "+ PP" row beside ours
+    stage1 = next(line for line in table.splitlines() if line.startswith("| + PP (stage 1"))
+    assert stage1.endswith("| – | – | – | – |")
+    assert "not run" not in next(line for line in table.splitlines() if line.startswith("| AV Model Ensemble"))
+
+    osa = report.classwise_osa_table({s: scores[s] for s in ("ensemble_av", "pp_people")}, info, [0, 1])
+    lines = osa.splitlines()
+    assert lines[0] == "| Class (matched events) | AV Model Ensemble | + PP (stage 1: people) |"
+    assert lines[2] == "| Female speech, woman speaking (10) | 1.000 | 0.000 |"
+    assert lines[3] == "| Male speech, man speaking (0) | – | – |"
+
+    report.plot_osa_classwise(scores, info, tmp_path / "osa.png")
+    frames = np.full((2, 36, 64, 3), 90, np.uint8)
+    report.plot_detection_frames(frames, np.array([0.5, 1.5]), [np.array([[10.0, 5.0, 20.0, 15.0]]), np.zeros((0, 4))],
+                                 ref["a.csv"], ref["a.csv"], "a", tmp_path / "det.png", "AV Model Ensemble")
+    for name in ("osa.png", "det.png"):
+        assert (tmp_path / name).read_bytes().startswith(PNG_MAGIC)

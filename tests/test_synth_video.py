@@ -4,7 +4,8 @@ Expected pixel positions are computed here from the pinhole model by hand (f = 3
 x = 320 - f tan a, y = 180 - f tan e / cos a), and checked against the reference numbers of the
 organisers' lookup table (``aziele2valuexy_0deg_ufov100w640h360.npy`` of
 ``SonyResearch/dcase2025_stereo_seld_data_generator``) and on-screen region
-(docs/data-contract.md#on-screen-flag).
+(docs/data-contract.md#on-screen-flag). People (the human classes) are checked with a real detector,
+OpenCV's bundled frontal-face Haar cascade, on decoded pixels.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -26,11 +28,16 @@ from seldlib.synth.video import (
     project,
     render_frames,
     render_video,
+    rgb_to_yuv420,
     sprite_radius,
 )
 
 F = 320.0 / math.tan(math.radians(50.0))  # 268.51 px
 REPO = Path(__file__).resolve().parents[1]
+# CLASS_NAMES indices of female speech, male speech, clapping, laughter, footsteps: drawn as people.
+HUMAN = (0, 1, 2, 4, 6)
+GLYPHS = tuple(c for c in range(13) if c not in HUMAN)
+HAAR = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 
 
 def expected_xy(az: float, el: float) -> tuple[float, float]:
@@ -67,6 +74,26 @@ def centroid(mask: np.ndarray) -> tuple[float, float]:
 def saturated(img: np.ndarray, spread: int = 100) -> np.ndarray:
     i = img.astype(np.int16)
     return (i.max(axis=-1) - i.min(axis=-1)) >= spread
+
+
+def faces(img: np.ndarray) -> list[tuple[float, float, float]]:
+    """Haar frontal faces in an RGB frame: (centre x, centre y, side) in continuous pixels."""
+    gray = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
+    boxes = HAAR.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3, minSize=(24, 24))
+    return [(x + w / 2.0, y + h / 2.0, float(w)) for x, y, w, h in boxes]
+
+
+def faces_at(img: np.ndarray, x: float, y: float) -> list[tuple[float, float, float]]:
+    """The Haar faces whose box contains the point (x, y); the seeded backgrounds' blocks now and then
+    fool the cascade elsewhere in the frame."""
+    return [f for f in faces(img) if abs(f[0] - x) <= f[2] / 2 and abs(f[1] - y) <= f[2] / 2]
+
+
+def one_frame_mp4(tmp_path: Path, tracks: list[VideoTrack], seed: int) -> np.ndarray:
+    """The decoded first frame of a rendered clip (the pixels a detector would see), (360, 640, 3) uint8."""
+    out = tmp_path / f"one{seed}.mp4"
+    render_video(out, tracks, seed=seed, n_frames=1, n_distractors=0)
+    return decode(out)[0][0]
 
 
 # ------------------------------------------------------------------------------------------- geometry
@@ -137,12 +164,13 @@ def _glyph(cls: int) -> np.ndarray:
 
 
 def test_glyphs_and_colours_are_distinct():
-    masks = [_glyph(c) for c in range(13)]
-    assert all(m.sum() > 200 for m in masks)
-    for i in range(13):
-        for j in range(i + 1, 13):
-            iou = (masks[i] & masks[j]).sum() / (masks[i] | masks[j]).sum()
-            assert iou < 0.8, (i, j, iou)
+    masks = {c: _glyph(c) for c in GLYPHS}
+    assert all(m.sum() > 200 for m in masks.values())
+    for i in GLYPHS:
+        for j in GLYPHS:
+            if i < j:
+                iou = (masks[i] & masks[j]).sum() / (masks[i] | masks[j]).sum()
+                assert iou < 0.8, (i, j, iou)
     col = CLASS_COLOURS.astype(int)
     assert (col.max(axis=1) - col.min(axis=1)).min() >= 140  # saturated, unlike the background
     d = np.abs(col[:, None, :] - col[None, :, :]).max(axis=-1) + np.eye(13, dtype=int) * 999
@@ -163,8 +191,8 @@ def test_mp4_format(tmp_path):
     assert not list(tmp_path.glob(".*tmp*")), "temporary file left behind"
 
 
-@pytest.mark.parametrize(
-    "cls,az,el", [(0, 0.0, 0.0), (0, 25.0, 10.0), (4, -35.0, -15.0), (1, 40.0, 0.0), (3, -10.0, 20.0)]
+@pytest.mark.parametrize(  # centrally symmetric glyphs: their centroid is their centre
+    "cls,az,el", [(5, 0.0, 0.0), (9, 25.0, 10.0), (12, -35.0, -15.0), (8, 40.0, 0.0), (3, -10.0, 20.0)]
 )
 def test_sprite_centre_where_direction_projects(tmp_path, cls, az, el):
     out = tmp_path / "c.mp4"
@@ -175,14 +203,135 @@ def test_sprite_centre_where_direction_projects(tmp_path, cls, az, el):
     assert abs(cx - ex) <= 1.5 and abs(cy - ey) <= 1.5, ((cx, cy), (ex, ey))
 
 
+@pytest.mark.parametrize("az,el", [(20.0, 0.0), (-30.0, 10.0)])
+@pytest.mark.parametrize("cls", HUMAN)
+def test_person_face_found_by_haar_where_direction_projects(tmp_path, cls, az, el):
+    # A real face detector on the decoded MP4 finds one face over the projected direction, centred on it:
+    # x = 320 - 268.51 tan a (x = 222.3 at +20 deg, 475.0 at -30 deg), y = 180 - f tan e / cos a.
+    img = one_frame_mp4(tmp_path, [static_track(cls, az, el, 1.5)], seed=cls)
+    ex, ey = expected_xy(az, el)
+    found = faces_at(img, ex, ey)
+    assert len(found) == 1, faces(img)
+    cx, cy, _ = found[0]
+    assert abs(cx - ex) <= 3.0 and abs(cy - ey) <= 4.0, ((cx, cy), (ex, ey))
+
+
+def test_person_face_size_inverse_distance(tmp_path):
+    # Like the glyphs the picture scales as 1/distance: the detected face halves from 1.5 m to 3 m, and a
+    # 3-m person (the far end of the rooms' usual range) is still found.
+    side = {}
+    for d in (1.5, 3.0):
+        img = one_frame_mp4(tmp_path, [static_track(0, -10.0, 5.0, d)], seed=7)
+        found = faces_at(img, *expected_xy(-10.0, 5.0))
+        assert len(found) == 1, (d, faces(img))
+        assert abs(found[0][0] - expected_xy(-10.0, 5.0)[0]) <= 3.0
+        side[d] = found[0][2]
+    assert side[1.5] / side[3.0] == pytest.approx(2.0, rel=0.15)
+
+
+@pytest.mark.parametrize("cls", GLYPHS)
+def test_non_person_class_is_a_flat_glyph(cls):
+    # Everything a non-human source changes is its one saturated class colour; no face appears there.
+    track = static_track(cls, 20.0, 0.0, 1.5, frames=[0])
+    img = next(iter(render_frames([track], seed=cls, n_frames=1, n_distractors=0)))
+    bare = next(iter(render_frames([], seed=cls, n_frames=1, n_distractors=0)))
+    changed = (img != bare).any(axis=-1)
+    assert changed.sum() > 500
+    assert np.array_equal(changed, colour_mask(img, cls, tol=0) & changed)
+    assert not faces_at(img, *expected_xy(20.0, 0.0))
+
+
+def test_person_classes_differ_only_in_frame_colour():
+    # The five person classes share the photo; a frame in the class colour tells them apart. Interior
+    # pixels agree, the frame is exactly the class colour, and it encloses the photo.
+    from seldlib.synth.video import _draw
+
+    imgs = {}
+    for c in HUMAN:
+        imgs[c] = np.zeros((200, 200, 3), np.uint8)
+        assert _draw(imgs[c], c, 100.0, 80.0, 40.0) is not None  # integer offsets: no sub-pixel blend
+    frame = colour_mask(imgs[0], 0, tol=0)
+    yy, xx = np.nonzero(frame)
+    inside = np.zeros_like(frame)
+    inside[yy.min() : yy.max() + 1, xx.min() : xx.max() + 1] = True
+    assert frame.sum() > 200 and imgs[0][~inside].max() == 0  # nothing drawn outside the frame
+    for c in HUMAN[1:]:
+        assert np.array_equal(colour_mask(imgs[c], c, tol=0), frame)
+        assert np.array_equal(imgs[c][~frame], imgs[0][~frame])
+    photo = imgs[0][inside & ~frame].astype(int)
+    assert photo.std() > 20  # a picture, not a flat fill
+
+
+def _overlap(n_px: int, start: float, n_src: int) -> np.ndarray:
+    """(n_px, n_src) lengths by which pixel [i, i + 1) overlaps source pixel [start + j, start + j + 1)."""
+    i = np.arange(n_px, dtype=np.float64)[:, None]
+    j = start + np.arange(n_src, dtype=np.float64)[None, :]
+    return np.clip(np.minimum(i + 1.0, j + 1.0) - np.maximum(i, j), 0.0, None)
+
+
+@pytest.mark.parametrize("where", ["inside", "left sliver", "right sliver", "top sliver", "corner"])
+def test_person_sub_pixel_placement_is_exact_area_coverage(where):
+    # The sprite (face centre at its continuous point (w/2, round(face px)), face px = round(1.4 r)) is an
+    # opaque picture of square pixels placed at a fractional offset: every frame pixel must be the
+    # area-weighted mix of the sprite pixels over it and what lies below, also for 1-px slivers at the
+    # edges (the frame's own box, clipped).
+    from seldlib.synth.video import _draw, _person_sprite
+
+    rng = np.random.default_rng(len(where))
+    below = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    radius = 13.0
+    face = round(1.4 * radius)
+    sprite = _person_sprite(2, face).astype(np.float64)
+    sh, sw = sprite.shape[:2]
+    xc, yc = {
+        "inside": (30.37, 20.81),
+        "left sliver": (-sw / 2 + 0.3, 20.2),
+        "right sliver": (60 + sw / 2 - 0.6, 20.2),
+        "top sliver": (30.5, face - sh + 0.45),
+        "corner": (-sw / 2 + 1.7, face - sh + 0.2),
+    }[where]
+    oy, ox = _overlap(40, yc - face, sh), _overlap(60, xc - sw / 2, sw)
+    cover = oy.sum(axis=1)[:, None] * ox.sum(axis=1)[None, :]
+    want = below * (1.0 - cover)[..., None] + np.einsum("yj,jic,xi->yxc", oy, sprite, ox)
+    got = below.copy()
+    assert _draw(got, 2, xc, yc, radius) is not None
+    diff = np.abs(got.astype(np.float64) - want)
+    assert diff.max() <= 1.0 and (diff > 0.5 + 1e-3).mean() < 0.01  # float32 may round a .5 the other way
+
+
+def _yuv_planes(mp4: Path) -> list[tuple[np.ndarray, ...]]:
+    with av.open(str(mp4)) as container:
+        return [tuple(np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy()
+                      for p in frame.planes) for frame in container.decode(video=0)]
+
+
+def test_touched_box_encoding_equals_whole_frames_with_moving_people(tmp_path):
+    # crf 0 is lossless: the planes fed to the encoder (redrawn only where sprites were or are) must equal
+    # converting each whole RGB frame, also for people moving with sub-pixel steps over a glyph and an edge.
+    n = 8
+    tracks = [
+        VideoTrack(1, np.arange(n), np.linspace(10.0, -12.0, n), np.linspace(0.0, 4.0, n), np.linspace(1.2, 2.0, n)),
+        VideoTrack(5, np.arange(2, n), np.full(n - 2, 0.0), np.full(n - 2, 2.0), np.full(n - 2, 1.6)),
+        VideoTrack(4, np.arange(n), np.full(n, 47.0), np.linspace(-15.0, -20.0, n), np.full(n, 0.9)),
+    ]
+    mp4 = tmp_path / "lossless.mp4"
+    render_video(mp4, tracks, seed=6, n_frames=24, n_distractors=1, crf=0)
+    frames = list(render_frames(tracks, seed=6, n_frames=24, n_distractors=1))
+    decoded = _yuv_planes(mp4)
+    assert len(decoded) == len(frames) == 24
+    for k, (frame, planes) in enumerate(zip(frames, decoded)):
+        for got, want in zip(planes, rgb_to_yuv420(frame)):
+            np.testing.assert_array_equal(got, want, err_msg=f"frame {k}")
+
+
 def test_nearer_source_is_larger(tmp_path):
     areas = {}
     for d in (1.5, 3.0):
         out = tmp_path / f"d{d}.mp4"
-        render_video(out, [static_track(0, 10.0, 0.0, d)], seed=5, n_frames=3, n_distractors=0)
-        areas[d] = colour_mask(decode(out)[0][1], 0).sum()
-    # Disc radius 60/d: 40 px vs 20 px, area ratio 4.
-    assert areas[1.5] == pytest.approx(math.pi * 40**2, rel=0.1)
+        render_video(out, [static_track(3, 10.0, 0.0, d)], seed=5, n_frames=3, n_distractors=0)
+        areas[d] = colour_mask(decode(out)[0][1], 3).sum()
+    # Diamond |u| + |v| <= r with r = 60/d: 40 px vs 20 px, area 2 r^2, ratio 4.
+    assert areas[1.5] == pytest.approx(2 * 40**2, rel=0.1)
     assert areas[1.5] / areas[3.0] == pytest.approx(4.0, rel=0.15)
 
 
@@ -239,23 +388,40 @@ def test_label_frames_after_the_clip_are_ignored():
 
 
 def test_painter_order_near_on_top():
-    # Near disc (r = 60 px) at x = 320; far square (r = 20 px, half side 14.4 px) centred at x = 370.
-    near = static_track(0, 0.0, 0.0, 1.0, frames=[0])
-    far = static_track(1, -math.degrees(math.atan(50.0 / F)), 0.0, 3.0, frames=[0])
+    # Near half disc (r = 60 px, v >= -0.15 r) at x = 320; far diamond (r = 20 px) centred at x = 370.
+    near = static_track(10, 0.0, 0.0, 1.0, frames=[0])
+    far = static_track(3, -math.degrees(math.atan(50.0 / F)), 0.0, 3.0, frames=[0])
     for tracks in ([near, far], [far, near]):
         img = next(iter(render_frames(tracks, seed=0, n_frames=1, n_distractors=0)))
-        assert np.array_equal(img[180, 372], CLASS_COLOURS[0])  # overlap: the nearer glyph wins
-        assert np.array_equal(img[180, 381], CLASS_COLOURS[1])  # outside the disc: far glyph visible
+        assert np.array_equal(img[180, 372], CLASS_COLOURS[10])  # overlap: the nearer glyph wins
+        assert np.array_equal(img[180, 381], CLASS_COLOURS[3])  # outside the disc: far glyph visible
+
+
+def test_painter_order_with_people():
+    # A person is an opaque picture: at 1 m its head and shoulders (face about 84 px) hide a 3-m diamond
+    # 50 px to the right of the face entirely; a 1-m diamond (r = 60 px) in front of a 3-m person wins.
+    right = -math.degrees(math.atan(50.0 / F))
+    person_near, glyph_far = static_track(0, 0.0, 0.0, 1.0, frames=[0]), static_track(3, right, 0.0, 3.0, frames=[0])
+    glyph_near, person_far = static_track(3, 0.0, 0.0, 1.0, frames=[0]), static_track(0, right, 0.0, 3.0, frames=[0])
+    for tracks in ([person_near, glyph_far], [glyph_far, person_near]):
+        img = next(iter(render_frames(tracks, seed=0, n_frames=1, n_distractors=0)))
+        assert not colour_mask(img, 3, tol=0).any()
+        assert len(faces(img)) == 1
+    for tracks in ([glyph_near, person_far], [person_far, glyph_near]):
+        img = next(iter(render_frames(tracks, seed=0, n_frames=1, n_distractors=0)))
+        assert np.array_equal(img[180, 372], CLASS_COLOURS[3])  # the diamond covers the far face
+        assert colour_mask(img, 0, tol=0).sum() > 30  # the far person's frame still shows around it
 
 
 def test_same_seed_byte_identical_across_processes(tmp_path):
-    tracks = [static_track(7, 12.0, 5.0, 1.7)]
+    tracks = [static_track(7, 12.0, 5.0, 1.7), static_track(1, -20.0, 3.0, 1.3)]
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
     render_video(a, tracks, seed=21, n_frames=30)
     code = (
         "import sys, numpy as np; from seldlib.synth.video import VideoTrack, render_video;"
         "t = VideoTrack(7, np.arange(50), np.full(50, 12.0), np.full(50, 5.0), np.full(50, 1.7));"
-        "render_video(sys.argv[1], [t], seed=21, n_frames=30)"
+        "p = VideoTrack(1, np.arange(50), np.full(50, -20.0), np.full(50, 3.0), np.full(50, 1.3));"
+        "render_video(sys.argv[1], [t, p], seed=21, n_frames=30)"
     )
     subprocess.run([sys.executable, "-c", code, str(b)], check=True, cwd=REPO,
                    env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
@@ -284,8 +450,19 @@ def test_distractors_present_without_tracks(tmp_path):
             assert saturated(img).sum() > 50
             classes = [c for c in range(13) if colour_mask(img, c, tol=0).sum() > 30]
             assert 1 <= len(classes) <= 3
-        # Only the distractors differ from the bare background, in every frame.
-        assert np.array_equal(frames[0][~saturated(frames[0])], bare[~saturated(frames[0])])
+        # Only the distractors differ from the bare background: a glyph is saturated, a person's photo lies
+        # inside its saturated class-coloured frame, and a person's one-pixel rim blends next to saturation.
+        for img in (frames[0], frames[30]):
+            pad = np.pad(saturated(img), 1)
+            allowed = np.zeros(img.shape[:2], bool)
+            for dy in range(3):  # saturated pixels and their 8 neighbours
+                for dx in range(3):
+                    allowed |= pad[dy : dy + img.shape[0], dx : dx + img.shape[1]]
+            for c in HUMAN:
+                yy, xx = np.nonzero(colour_mask(img, c, tol=0))
+                if xx.size:
+                    allowed[yy.min() : yy.max() + 1, xx.min() : xx.max() + 1] = True
+            assert not ((img != bare).any(axis=-1) & ~allowed).any()
     out = tmp_path / "d.mp4"
     render_video(out, [], seed=3, n_frames=4, n_distractors=2)
     assert saturated(decode(out)[0][2]).sum() > 50

@@ -1,4 +1,4 @@
-"""Synthetic perspective video for the embedded dataset: class glyphs drawn where the sources project.
+"""Synthetic perspective video for the embedded dataset: people and class glyphs drawn where the sources project.
 
 The camera is the DCASE2025 one: rectilinear (pinhole), 640 x 360, horizontal FOV 100 deg, looking along
 the azimuth-0 direction with zero pitch and roll. A direction with camera-relative, *unfolded* azimuth
@@ -18,16 +18,31 @@ the frame spans [0, W] x [0, H] and the optical axis hits x = W/2 exactly (subtr
 fractional pixel *index*).
 
 Each clip gets a seeded, static, low-saturation background (sky/floor gradients, a perspective checker
-floor, furniture-like blocks, smooth grey noise). Every active, on-screen event is drawn as a
-saturated class glyph (13 shapes x 13 colours), radius proportional to 1/distance, far sprites first.
-Silent distractor glyphs (1-3 by default) are drawn in every frame so that the picture alone does not
-reveal which classes are sounding. Frames are converted to BT.601 limited-range YUV 4:2:0
-(:func:`rgb_to_yuv420`; per frame only the boxes the glyphs touch are redrawn and reconverted) and encoded
-with libx264 (one thread, bitexact muxing) through PyAV; the same arguments give byte-identical files.
+floor, furniture-like blocks, smooth grey noise). Every active, on-screen event is a sprite whose size
+is proportional to 1/distance (:func:`sprite_radius` r = 60 px / d), drawn far sprites first:
+
+- the human classes (:data:`PERSON_CLASSES`: female and male speech, clapping, laughter, footsteps) are
+  a photographed person, so that a real face detector finds them offline on the pixels: the
+  head-and-shoulders crop of scikit-image's ``skimage.data.astronaut()`` (a frontal portrait), resized to
+  a face box of :func:`face_size_px` = round(1.4 r) px (84 px at 1 m, 28 px at 3 m; antialiased linear,
+  cached per whole-pixel size) and placed with its face centre exactly (bilinear sub-pixel shift) on the
+  projected point. All five classes show the same woman, male speech included; a frame in the class
+  colour tells them apart. OpenCV's frontal-face Haar cascade finds these faces in the encoded
+  640 x 360 frames out to 3-3.5 m, within 2 px of the projected column. ``skimage.data.camera()``, the
+  other person scikit-image ships, is not used: he is in profile behind his camera and that cascade
+  never finds him;
+- the other eight classes are flat saturated glyphs (8 shapes x their colours), radius r.
+
+Silent distractors (1-3 by default, random class, so a silent person when the class is human) are drawn
+in every frame so that the picture alone does not reveal which classes are sounding. Frames are
+converted to BT.601 limited-range YUV 4:2:0 (:func:`rgb_to_yuv420`; per frame only the boxes the sprites
+touch are redrawn and reconverted) and encoded with libx264 (one thread, bitexact muxing) through PyAV;
+the same arguments give byte-identical files.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -47,8 +62,11 @@ from seldlib.errors import SeldInputError
 
 __all__ = [
     "CLASS_COLOURS",
+    "FACE_PER_RADIUS",
     "GLYPH_NAMES",
+    "PERSON_CLASSES",
     "VideoTrack",
+    "face_size_px",
     "focal_length_px",
     "is_in_frame",
     "project",
@@ -79,14 +97,15 @@ CLASS_COLOURS: np.ndarray = np.array(
     dtype=np.uint8,
 )
 
+# What class k looks like: a person photo for the human classes, else a glyph shape.
 GLYPH_NAMES: tuple[str, ...] = (
-    "disc",
-    "square",
-    "triangle",
+    "person",
+    "person",
+    "person",
     "diamond",
-    "ring",
+    "person",
     "plus",
-    "cross",
+    "person",
     "star",
     "tall bar",
     "wide ellipse",
@@ -95,10 +114,18 @@ GLYPH_NAMES: tuple[str, ...] = (
     "hourglass",
 )
 
+# Classes drawn as a photographed person (CLASS_NAMES: female speech, male speech, clapping, laughter,
+# footsteps); the other eight are glyphs.
+PERSON_CLASSES: tuple[int, ...] = (0, 1, 2, 4, 6)
+
 # Sprite radius r = R_REF / distance, clamped; 60 px at 1 m, 20 px at 3 m.
 SPRITE_R_REF_PX_M = 60.0
 SPRITE_R_MIN_PX = 6.0
 SPRITE_R_MAX_PX = 70.0
+
+# A person's face box side is FACE_PER_RADIUS * r (rounded to whole pixels): 84 px at 1 m, 28 px at 3 m,
+# so OpenCV's frontal-face cascade (24-px window) still finds it at 3 m.
+FACE_PER_RADIUS = 1.4
 
 # Background colours: grey level plus a small per-channel offset (keeps saturation low).
 _BG_CHROMA = 20.0
@@ -198,7 +225,8 @@ def is_in_frame(
 
 
 def sprite_radius(distance_m: np.ndarray | float) -> np.ndarray:
-    """Glyph radius in pixels, R_REF / d clamped to [R_MIN, R_MAX]; (...) -> (...) float."""
+    """Sprite radius in pixels, R_REF / d clamped to [R_MIN, R_MAX]: a glyph's radius, and the scale of a
+    person (face box :func:`face_size_px`); (...) -> (...) float."""
     d = np.asarray(distance_m, dtype=np.float64)
     return np.clip(SPRITE_R_REF_PX_M / np.maximum(d, 1e-6), SPRITE_R_MIN_PX, SPRITE_R_MAX_PX)
 
@@ -207,23 +235,13 @@ def sprite_radius(distance_m: np.ndarray | float) -> np.ndarray:
 
 
 def _shape(cls: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Boolean glyph of class ``cls`` on normalised offsets u (right) and v (down), glyph radius 1."""
+    """Boolean glyph of non-person class ``cls`` on normalised offsets u (right) and v (down), radius 1."""
     au, av_ = np.abs(u), np.abs(v)
     rho2 = u * u + v * v
-    if cls == 0:  # disc
-        return rho2 <= 1.0
-    if cls == 1:  # square
-        return np.maximum(au, av_) <= 0.72
-    if cls == 2:  # triangle, apex up
-        return (v <= 0.75) & (au <= (v + 1.0) * (0.95 / 1.75))
     if cls == 3:  # diamond
         return au + av_ <= 1.0
-    if cls == 4:  # ring
-        return (rho2 <= 1.0) & (rho2 >= 0.55**2)
     if cls == 5:  # plus
         return ((au <= 0.3) & (av_ <= 1.0)) | ((av_ <= 0.3) & (au <= 1.0))
-    if cls == 6:  # diagonal cross
-        return (rho2 <= 1.0) & ((np.abs(u - v) <= 0.38) | (np.abs(u + v) <= 0.38))
     if cls == 7:  # five-pointed star (polar profile), one point up
         theta = np.arctan2(v, u)
         prof = 0.42 + 0.58 * ((1.0 + np.cos(5.0 * (theta + np.pi / 2.0))) / 2.0) ** 2
@@ -239,14 +257,17 @@ def _shape(cls: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return (m <= 0.85) & (m >= 0.5)
     if cls == 12:  # hourglass (two triangles meeting at the centre)
         return (av_ >= au) & (av_ <= 0.9)
-    raise SeldInputError(None, f"class index {cls} outside 0..{N_CLASSES - 1}")
+    raise SeldInputError(None, f"class index {cls} has no glyph (0..{N_CLASSES - 1}, people excluded)")
 
 
 def _draw(frame: np.ndarray, cls: int, xc: float, yc: float, radius: float) -> tuple[int, int, int, int] | None:
-    """Draw glyph ``cls`` centred at continuous pixel (xc, yc) into ``frame`` (H, W, 3) in place, clipped.
+    """Draw class ``cls`` at continuous pixel (xc, yc) with sprite radius ``radius`` into ``frame`` (H, W, 3)
+    uint8 in place, clipped: a person (:data:`PERSON_CLASSES`) with the face centred there, else a glyph.
 
     Returns the pixel box ``(y0, y1, x0, x1)`` that may have changed, None when it lies outside the frame.
     """
+    if cls in PERSON_CLASSES:
+        return _draw_person(frame, cls, xc, yc, radius)
     h, w = frame.shape[:2]
     x0, x1 = max(int(np.floor(xc - radius)), 0), min(int(np.ceil(xc + radius)) + 1, w)
     y0, y1 = max(int(np.floor(yc - radius)), 0), min(int(np.ceil(yc + radius)) + 1, h)
@@ -256,6 +277,121 @@ def _draw(frame: np.ndarray, cls: int, xc: float, yc: float, radius: float) -> t
     v = (np.arange(y0, y1, dtype=np.float64) + 0.5 - yc) / radius
     mask = _shape(cls, u[None, :], v[:, None])
     frame[y0:y1, x0:x1][mask] = CLASS_COLOURS[cls]
+    return y0, y1, x0, x1
+
+
+# --------------------------------------------------------------------------------------------- people
+
+# The face box in skimage.data.astronaut() (512 x 512 RGB), continuous photo pixels: centre column, centre
+# row, side. It is the box OpenCV's frontal-face Haar cascade finds there (x 175-272, y 66-163).
+_FACE_X, _FACE_Y, _FACE_SIDE = 223.5, 114.5, 97.0
+# Head-and-shoulders crop around the face centre, in face-box sides: half width, above, below.
+_CROP_HALF_W, _CROP_UP, _CROP_DOWN = 1.15, 1.0, 1.65
+
+
+def face_size_px(radius: np.ndarray | float) -> np.ndarray:
+    """Face box side in whole pixels of a person with sprite radius ``radius``: round(FACE_PER_RADIUS r),
+    at least 4; (...) -> (...) int."""
+    r = np.asarray(radius, dtype=np.float64)
+    return np.maximum(np.rint(FACE_PER_RADIUS * r), 4).astype(np.int64)
+
+
+@functools.cache
+def _photo() -> np.ndarray:
+    """The astronaut photo as (512, 512, 3) float64; loaded once per process."""
+    from skimage import data  # local: geometry-only users of this module never load the photo
+
+    return np.asarray(data.astronaut(), dtype=np.float64)
+
+
+def _resampler(n_in: int, start: float, step: float, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights: output pixel j (centre at source coordinate start + (j + 0.5) step) is the
+    triangle-weighted mean of the source pixels within max(step, 1) of it (antialiased linear resize)."""
+    centres = start + (np.arange(n_out, dtype=np.float64) + 0.5) * step
+    half = max(step, 1.0)
+    w = np.maximum(0.0, 1.0 - np.abs(np.arange(n_in, dtype=np.float64) + 0.5 - centres[:, None]) / half)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+@functools.cache
+def _person_photo(face_px: int) -> np.ndarray:
+    """The head-and-shoulders crop of the photo for a ``face_px`` face box: (h, w, 3) uint8, cached.
+
+    The photo is resized by face_px / _FACE_SIDE in both directions (antialiased linear), so that the face
+    centre sits at continuous crop coordinates (w / 2, round(_CROP_UP face_px)).
+    """
+    photo = _photo()
+    step = _FACE_SIDE / face_px  # photo pixels per sprite pixel
+    half_w = int(round(_CROP_HALF_W * face_px))
+    up, down = int(round(_CROP_UP * face_px)), int(round(_CROP_DOWN * face_px))
+    rows = _resampler(photo.shape[0], _FACE_Y - up * step, step, up + down)
+    cols = _resampler(photo.shape[1], _FACE_X - half_w * step, step, 2 * half_w)
+    r_used, c_used = np.flatnonzero(rows.any(axis=0)), np.flatnonzero(cols.any(axis=0))
+    r0, r1, c0, c1 = r_used[0], r_used[-1] + 1, c_used[0], c_used[-1] + 1
+    block = photo[r0:r1, c0:c1]
+    tall = (rows[:, r0:r1] @ block.reshape(r1 - r0, -1)).reshape(up + down, c1 - c0, 3)
+    crop = np.einsum("yjc,xj->yxc", tall, cols[:, c0:c1], optimize=True)
+    # Rounded to 1e-6 first, so that last-bit differences between BLAS builds cannot flip a half-way value.
+    out = np.clip(np.rint(np.round(crop, 6)), 0, 255).astype(np.uint8)
+    out.flags.writeable = False
+    return out
+
+
+def _person_sprite(cls: int, face_px: int) -> np.ndarray:
+    """:func:`_person_photo` inside a class-coloured frame of max(2, round(face_px / 16)) pixels, which keeps
+    the five person classes apart: (h, w, 3) float32, a fresh array (only the uint8 photo is cached)."""
+    sprite = _person_photo(face_px).astype(np.float32)
+    t = max(2, int(round(face_px / 16)))
+    colour = CLASS_COLOURS[cls]
+    sprite[:t], sprite[-t:], sprite[:, :t], sprite[:, -t:] = colour, colour, colour, colour
+    return sprite
+
+
+def _draw_person(frame: np.ndarray, cls: int, xc: float, yc: float, radius: float) -> tuple[int, int, int, int] | None:
+    """Paste the person sprite of ``cls`` into ``frame`` (H, W, 3) uint8 so that its face centre lands on
+    continuous pixel (xc, yc); its face box side is :func:`face_size_px` of ``radius``.
+
+    The sprite is opaque; the fractional part of its offset is a bilinear (linear in x, then in y) shift,
+    so the face centre is exact to the sub-pixel and only the one-pixel rim blends with what lies below.
+    Returns the changed box ``(y0, y1, x0, x1)`` or None.
+    """
+    face = int(face_size_px(radius))
+    sprite = _person_sprite(cls, face)
+    sh, sw = sprite.shape[:2]
+    left, top = xc - sw / 2.0, yc - round(_CROP_UP * face)
+    i0, j0 = int(np.floor(left)), int(np.floor(top))
+    h, w = frame.shape[:2]
+    x0, x1 = max(i0, 0), min(i0 + sw + 1, w)
+    y0, y1 = max(j0, 0), min(j0 + sh + 1, h)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    fx, fy = np.float32(left - i0), np.float32(top - j0)
+    one = np.float32(1.0)
+    # Shifted, premultiplied sprite on the (sh + 1, sw + 1) grid; its coverage is 1 except on the rim.
+    wide = np.empty((sh, sw + 1, 3), np.float32)
+    np.multiply(sprite, one - fx, out=wide[:, :sw])
+    wide[:, sw] = 0.0
+    wide[:, 1:] += fx * sprite
+    grid = np.empty((sh + 1, sw + 1, 3), np.float32)
+    np.multiply(wide, one - fy, out=grid[:sh])
+    grid[sh] = 0.0
+    grid[1:] += fy * wide
+    cover_x = np.ones(sw + 1, np.float32)
+    cover_x[0], cover_x[sw] = one - fx, fx
+    cover_y = np.ones(sh + 1, np.float32)
+    cover_y[0], cover_y[sh] = one - fy, fy
+    out = grid[y0 - j0 : y1 - j0, x0 - i0 : x1 - i0]
+    cy, cx = cover_y[y0 - j0 : y1 - j0], cover_x[x0 - i0 : x1 - i0]
+    below = frame[y0:y1, x0:x1]
+    # The grid's rim, where it is visible at all, is the window's outer rows and columns: blend only those
+    # (each once, also when the window is a single row or column).
+    nr, nc = out.shape[:2]
+    for r in sorted({0, nr - 1}):
+        out[r] += below[r] * (one - cy[r] * cx)[:, None]
+    inner = slice(1, max(nr - 1, 1))
+    for c in sorted({0, nc - 1}):
+        out[inner, c] += below[inner, c] * (one - cy[inner] * cx[c])[:, None]
+    frame[y0:y1, x0:x1] = np.rint(out).astype(np.uint8)
     return y0, y1, x0, x1
 
 
@@ -460,7 +596,7 @@ def render_frames(
     return (_compose(background, draws)[0] for draws in plan)
 
 
-# One glyph to draw: (cls, x, y, radius) in continuous pixels; a frame is its glyphs in painter's order.
+# One sprite to draw: (cls, x, y, radius) in continuous pixels; a frame is its sprites in painter's order.
 _Glyph = tuple[int, float, float, float]
 
 
@@ -475,7 +611,7 @@ def _scene(
     hfov_deg: float,
     path: str | Path | None,
 ) -> tuple[np.ndarray, list[list[_Glyph]]]:
-    """Validate the arguments; return the background (H, W, 3) uint8 and each frame's glyphs, far first."""
+    """Validate the arguments; return the background (H, W, 3) uint8 and each frame's sprites, far first."""
     _check_args(path, seed, fps, n_frames, width, height, n_distractors)
     checked = [_check_track(path, i, tr) for i, tr in enumerate(tracks)]
     bg_seq, dis_seq = np.random.SeedSequence(int(seed)).spawn(2)
@@ -552,9 +688,9 @@ def _yuv_frames(background: np.ndarray, plan: list[list[_Glyph]]) -> Iterator[tu
     """Y, Cb, Cr planes of each frame, equal to :func:`rgb_to_yuv420` of the frame :func:`render_frames` gives.
 
     Cheaper than composing and converting whole frames: the background is converted once; per frame the
-    previous frame's glyph boxes are reset to the background and only the boxes the new glyphs touch
+    previous frame's sprite boxes are reset to the background and only the boxes the new sprites touch
     (widened to even coordinates, i.e. whole chroma blocks) are drawn and converted. The same three
-    arrays are yielded every time (valid until the next frame); a frame with the same glyphs as the
+    arrays are yielded every time (valid until the next frame); a frame with the same sprites as the
     previous one costs nothing.
     """
     base = rgb_to_yuv420(background)
@@ -571,7 +707,7 @@ def _yuv_frames(background: np.ndarray, plan: list[list[_Glyph]]) -> Iterator[tu
                     p[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = b[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
             boxes = [_draw(canvas, *glyph) for glyph in draws]
             dirty = [(y0 - y0 % 2, y1 + y1 % 2, x0 - x0 % 2, x1 + x1 % 2) for y0, y1, x0, x1 in filter(None, boxes)]
-            for y0, y1, x0, x1 in dirty:  # converted after all glyphs are drawn: overlaps come out right
+            for y0, y1, x0, x1 in dirty:  # converted after all sprites are drawn: overlaps come out right
                 py, pcb, pcr = rgb_to_yuv420(canvas[y0:y1, x0:x1])
                 planes[0][y0:y1, x0:x1] = py
                 planes[1][y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pcb
@@ -597,7 +733,8 @@ def render_video(
 
     Args:
         path: output .mp4 path.
-        tracks: events to draw; each is drawn in the video frames whose label frame it lists, when on screen.
+        tracks: events to draw (a person for the human classes, else a glyph); each is drawn in the video
+            frames whose label frame it lists, when on screen.
         seed: clip seed (background and distractors).
         fps: frame rate (30 by default; 29.97 etc. accepted, stored as a rational).
         n_frames: number of video frames (150 = 5 s at 30 fps).
