@@ -877,19 +877,11 @@ def write_annotated_video(path: str | Path, video_path: str | Path, events: Even
 
 def _parse_weights(text: str | None) -> dict[str, float] | None:
     """``"sed_doa=1,sed_sde=0.5"`` -> ``{"sed_doa": 1.0, "sed_sde": 0.5}`` (``None`` stays ``None``)."""
-    if text is None:
-        return None
-    weights: dict[str, float] = {}
-    for item in (part.strip() for part in text.split(",")):
-        kind, sep, value = item.partition("=")
-        try:
-            w = float(value)
-        except ValueError:
-            w = float("nan")
-        fusable = sorted(k for k, spec in KINDS.items() if spec.fusable)
-        if not sep or kind not in fusable or not math.isfinite(w):
-            raise SeldInputError(None, f"--sed-weights expects KIND=WEIGHT with KIND in {fusable}, got {item!r}")
-        weights[kind] = w
+    weights = _parse_key_values(text, "--sed-weights")
+    fusable = sorted(k for k, spec in KINDS.items() if spec.fusable)
+    for kind in weights or {}:
+        if kind not in fusable:
+            raise SeldInputError(None, f"--sed-weights expects KIND=WEIGHT with KIND in {fusable}, got {kind!r}")
     return weights
 
 
