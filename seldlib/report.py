@@ -300,7 +300,7 @@ def replace_between_markers(text: str, new: str, source: str | Path | None = Non
 def repro_time_sentence(timing: Mapping[str, Any]) -> str:
     """The README's sentence on how long `dvc repro` took, from ``benchmarks/bench_repro.py``'s JSON."""
     stages = timing["stages_s"]
-    train = sum(v for k, v in stages.items() if k.startswith("train@"))
+    train = sum(v for k, v in stages.items() if k.split("@")[0] in ("train", "train_av"))  # both tracks
     load = timing["load_average_1min"]
     return (f"A fresh clone's `dvc repro` took {timing['total_s'] / 60:.1f} minutes (training "
             f"{train / 60:.1f} of them) on {timing['cpu']} (load average {load[0]:.1f} → {load[1]:.1f}; "

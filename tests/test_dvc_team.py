@@ -25,7 +25,7 @@ from tests.test_pipeline import _copy_repo, _run, _tiny_params
 QUEUE_TIMEOUT_S = 600  # the two experiments take about a minute on 2 cores
 SWEEP = {"lr-low": 0.0005, "lr-high": 0.05}  # around params.yaml's models.sed_sce.lr, which the tiny config keeps
 # sed_sce also initialises and teaches the two MVANet students (Track B), which follow it
-RETRAINED = {"train@sed_sce", "infer@sed_sce", "ensemble", "evaluate",
+RETRAINED = {"train@sed_sce", "infer@sed_sce", "ensemble", "ensemble_av", "postprocess", "evaluate",
              *(f"{s}@{m}" for s in ("train_av", "infer_av") for m in ("av_sed_sce_ons", "av_ts_sed_sce_ons"))}
 ENV = {**os.environ, "DVC_NO_ANALYTICS": "1"}
 

@@ -221,10 +221,11 @@ def test_readme_pipeline_time_comes_from_the_measurement(tmp_path):
     results.write_text("table\n")
     timing.write_text(json.dumps({"cpu": "AMD EPYC, 2 cores", "commit": "abc1234", "total_s": 900.0,
                                   "load_average_1min": [0.5, 1.9],
-                                  "stages_s": {"rooms": 60.0, "train@a": 240.0, "train@b": 300.0}}))
+                                  "stages_s": {"rooms": 60.0, "train@a": 240.0, "train_av@b": 300.0,
+                                               "infer_av@b": 30.0}}))
     assert report.main(["--readme", str(readme), "--results", str(results), "--repro-time", str(timing)]) == 0
     text = readme.read_text()
-    # 900 s = 15.0 min in all, 540 s = 9.0 min of training
+    # 900 s = 15.0 min in all, 540 s = 9.0 min of training (Track A and Track B; inference is not training)
     assert "took 15.0 minutes (training 9.0 of them) on AMD EPYC, 2 cores (load average 0.5 → 1.9; commit abc1234" in text
     assert "old" not in text and "table" in text
 
@@ -301,6 +302,8 @@ def _run(root: Path, tag: str = "") -> int:
         "--params", "data.source", "validation", "evaluate", "ensemble.threshold",
         "--params-file", str(root / "params.yaml"),
         "--outputs", str(root / "outputs"), "--ensemble", str(root / "ensemble"),
+        # no audio-visual ensemble here: its absence (not the workspace's data/) leaves its rows out
+        "--ensemble-av", str(root / "ensemble_av"), "--pp", str(root / "pp"),
         "--dataset", str(root / "dataset"), "--singles", str(root / f"singles{tag}"),
         "--metrics", str(root / f"metrics{tag}"), "--figures", str(root / f"figures{tag}"),
         "--results", str(root / f"results{tag}.md"),
