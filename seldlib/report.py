@@ -445,7 +445,7 @@ def plot_osa_classwise(scores: Mapping[str, SeldScores], info: SystemInfo, path:
     """Class-wise on-screen accuracy of the Track B systems, one group of bars per class (empty bar: no
     matched event of that class)."""
     systems = sorted(scores, key=lambda s: _av_rank(s, info))
-    fig = _figure(12.0, 4.0)
+    fig = _figure(12.0, 4.8)
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(N_CLASSES)
     width = 0.8 / max(len(systems), 1)
@@ -457,7 +457,8 @@ def plot_osa_classwise(scores: Mapping[str, SeldScores], info: SystemInfo, path:
     ax.grid(axis="y", alpha=0.3)
     ax.set_xticks(x)
     ax.set_xticklabels(CLASS_ABBREV, rotation=30, ha="right")
-    ax.legend(ncol=min(len(systems), 3), fontsize=8, loc="lower right")
+    # below the axes: inside, it would hide the bars it explains
+    ax.legend(ncol=min(len(systems), 3), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     ax.set_title("Class-wise on-screen accuracy on the test split (share of matched events with the right flag)")
     fig.tight_layout()
     _save(fig, path)
