@@ -21,6 +21,7 @@ from seldlib.errors import SeldInputError
 from stages._cli import run
 
 if TYPE_CHECKING:
+    from seldlib.detection import DetectionStore
     from seldlib.metadata import EventTable
     from seldlib.metrics import SeldScores
 
@@ -180,16 +181,14 @@ def find_video(dataset: Path, splits: list[str], stem: str) -> Path:
     raise SeldInputError(dataset, f"no video of test clip {stem} in the splits {splits}")
 
 
-def plot_clip_detections(video: Path, store_path: Path, ref: EventTable, pred: EventTable, clip: str,
+def plot_clip_detections(video: Path, store: DetectionStore, ref: EventTable, pred: EventTable, clip: str,
                          path: Path, label: str) -> None:
     """Key frames of one test clip with the people detector's boxes and the azimuth lines."""
     import numpy as np
 
-    from seldlib.detection import read_detection_store
     from seldlib.report import plot_detection_frames
     from seldlib.visual import decode_frames
 
-    store = read_detection_store(store_path)
     frames = decode_frames(video)  # (50, H, W, 3): one per label frame
     picks = np.array([5, 15, 25, 35, 45])  # 0.5 s, 1.5 s, ... : key frames of a 2 fps detector
     times = picks * 0.1
@@ -220,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from seldlib.atomic import atomic_path, write_json_atomic, write_text_atomic
     from seldlib.datasets import splits_for, validation_label
+    from seldlib.detection import read_detection_store
     from seldlib.metrics import majority_osa
     from seldlib.report import (DATA_LABELS, av_results_table, classwise_osa_table, plot_classwise,
                                 plot_osa_classwise, plot_summary, plot_tracks, results_table, system_json,
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             plot_osa_classwise(av_scores, info, tmp / "osa_classwise.png")
         if pp_steps:
             final = pp_steps[-1]["folder"]
-            store = args.detections / f"{pp_steps[0]['step']}.h5"
+            store = read_detection_store(args.detections / f"{pp_steps[0]['step']}.h5")  # once, not per clip
             for i, clip in enumerate(detection_clips(refs, int(cfg["n_track_plots"]))):
                 video = find_video(args.dataset, test_splits, Path(clip).stem)
                 plot_clip_detections(video, store, refs[clip], preds[final][clip], Path(clip).stem,
