@@ -8,22 +8,33 @@ distilled one runs its teacher every step, as in training.
 
     python benchmarks/bench_train.py [--steps 20] [--device cpu|cuda] [--configs default paper]
         [--kinds sed_doa ... av_sed_sce_ons av_ts_sed_sce_ons seldnet_av] [--amp-compare]
+        [--allocator keep|system | --allocator-compare]
 
 ``--amp-compare`` trains every row twice, in float32 (``amp`` off) and with bfloat16 autocast, and
 prints the speed ratio (on a CPU without native bf16 the training loop leaves autocast off, so both
 rows run float32 and the ratio is ~1).
+
+``--allocator keep`` (the default, as every stage runs) keeps freed host memory for reuse
+(:mod:`seldlib.hostmem`); ``system`` leaves glibc's own policy. ``--allocator-compare`` trains every row
+in two fresh processes, one per policy, alternating, and prints the speed ratio and the kernel (system)
+CPU time of each.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
 import torch
 import yaml
 
+from bench_repro import cpu_model  # the benchmarks' one lscpu reader
 from seldlib.distillation import Teacher
+from seldlib.hostmem import keep_freed_memory
 from seldlib.kinds import get_kind
 from seldlib.labels import ClipLabels, encode_labels
 from seldlib.metadata import EventTable, format_metadata_csv
@@ -59,12 +70,23 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=["default", "paper"])
     ap.add_argument("--kinds", nargs="+", default=["sed_doa", "sed_sde", "sed_sce", "seldnet"])
     ap.add_argument("--amp-compare", action="store_true", help="float32 and bf16 autocast side by side")
+    ap.add_argument("--allocator", choices=("keep", "system"), default="keep",
+                    help="keep freed host memory for reuse (as the stages do) or leave glibc's policy")
+    ap.add_argument("--allocator-compare", action="store_true",
+                    help="every row once per allocator policy, each in a fresh process")
+    ap.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.allocator_compare:
+        return _allocator_compare(args)
+    if args.allocator == "keep":
+        keep_freed_memory()
     params = yaml.safe_load(open("params.yaml"))
     data, val = fake_set(256, 0, video=True), fake_set(4, 1, video=True)
-    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps")
-    print(f"{'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'amp':>4s} {'clips/s':>8s} {'data wait':>9s} "
-          f"{'GPU mem':>8s}")
+    if not args.no_header:
+        print(f"{cpu_model()}; device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"{args.steps} steps, allocator {args.allocator}")
+        print(f"{'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'amp':>4s} {'clips/s':>8s} {'data wait':>9s} "
+              f"{'GPU mem':>8s} {'sys CPU':>8s}")
     for config in args.configs:
         for kind, amp in ((k, a) for k in args.kinds for a in ((False, True) if args.amp_compare else (True,))):
             entry = dict(params["models"][kind] if kind in params["models"] else params["av_models"][kind])
@@ -83,10 +105,11 @@ def main() -> None:
                     upstream["teacher"] = Teacher(build_model(spec.teacher_kind, model), spec.teacher_kind)
             if args.device.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
-            t0 = time.perf_counter()
+            t0, sys0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
             # val_every beyond the run: validate once at the end only (needed to pick the best state)
             summary = train(cfg, data, val, _tmp_path(), progress=False, log=lambda s: None, **upstream)
-            _ = time.perf_counter() - t0
+            wall = time.perf_counter() - t0
+            sys_share = (resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys0) / (wall * torch.get_num_threads())
             mem = f"{torch.cuda.max_memory_allocated() / 2**30:.2f}G" if args.device.startswith("cuda") else "-"
             ratio = ""
             if args.amp_compare:
@@ -95,7 +118,26 @@ def main() -> None:
                 else:
                     ratio = f"  bf16/fp32 {summary['clips_per_s'] / fp32_speed:.2f}x"
             print(f"{config:8s} {kind:8s} {n_params:10,d} {cfg.batch_size:5d} {'on' if amp else 'off':>4s} "
-                  f"{summary['clips_per_s']:8.1f} {100 * summary['data_wait_share']:8.2f}% {mem:>8s}{ratio}", flush=True)
+                  f"{summary['clips_per_s']:8.1f} {100 * summary['data_wait_share']:8.2f}% {mem:>8s} "
+                  f"{100 * sys_share:7.1f}%{ratio}", flush=True)
+
+
+def _allocator_compare(args: argparse.Namespace) -> None:
+    """Each (config, kind) row trained in a fresh process per allocator policy, ``system`` first."""
+    print(f"{cpu_model()}; device {args.device}, torch {torch.__version__}, {args.steps} steps; sys CPU: share of "
+          "the threads' time spent in the kernel")
+    print(f"{'allocator':9s} {'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'amp':>4s} {'clips/s':>8s} "
+          f"{'data wait':>9s} {'GPU mem':>8s} {'sys CPU':>8s}")
+    for config in args.configs:
+        for kind in args.kinds:
+            speeds = {}
+            for policy in ("system", "keep"):
+                cmd = [sys.executable, __file__, "--no-header", "--steps", str(args.steps), "--device", args.device,
+                       "--configs", config, "--kinds", kind, "--allocator", policy]
+                line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+                speeds[policy] = float(line.split()[5])
+                print(f"{policy:9s} {line}", flush=True)
+            print(f"{'':9s} {config:8s} {kind:8s} keep/system {speeds['keep'] / speeds['system']:.2f}x", flush=True)
 
 
 def _tmp_path():

@@ -941,6 +941,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns 0 on success, 2 on bad input (one ``error:`` line on stderr)."""
+    from seldlib.hostmem import keep_freed_memory
+
+    keep_freed_memory()  # as the stages: freed activations are reused, not faulted in again
     try:
         args = _build_parser().parse_args(None if argv is None else list(argv))
     except SystemExit as exc:  # argparse already printed its usage message

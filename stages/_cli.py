@@ -1,4 +1,5 @@
-"""The shared entry point of every stage: bad input ends with one ``error:`` line and exit code 2."""
+"""The shared entry point of every stage: bad input ends with one ``error:`` line and exit code 2, and
+freed memory stays in the process for reuse (:mod:`seldlib.hostmem`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from seldlib.errors import SeldInputError
+from seldlib.hostmem import keep_freed_memory
 
 
 def run(main: Callable[[], int]) -> NoReturn:
+    keep_freed_memory()
     try:
         code = main()
     except SeldInputError as err:
