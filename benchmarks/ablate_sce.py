@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ import yaml
 from torch import Tensor
 
 import seldlib.train as train_mod
+from bench_repro import cpu_model  # the benchmarks' one lscpu reader
 from seldlib.checkpoint import load_checkpoint
 from seldlib.inference import predict_arrays
 from seldlib.losses import SedSceLoss, build_loss, masked_mse_per_sample
@@ -99,12 +99,6 @@ def _loss_override(weights: dict[str, float]) -> Iterator[None]:
         yield
     finally:
         train_mod.build_loss = original
-
-
-def cpu_name() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")]
-    return names[0] if names else "unknown"
 
 
 def _angle_error_deg(vec: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -211,7 +205,7 @@ def main() -> None:
     args = ap.parse_args()
     params = yaml.safe_load(Path("params.yaml").read_text())
     std = Standardizer.load(args.features / "standardizer.npz") if params["features"]["standardize"] else None
-    print(f"CPU: {cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"CPU: {cpu_model()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.diagnose:
         diagnose(args.features, std, args.models)
         trunk_gradients(args.features, std, params)

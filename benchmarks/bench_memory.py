@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench_repro import cpu_model  # the benchmarks' one lscpu reader
 
 REPO = Path(__file__).resolve().parents[1]
 STORES = {"train.h5": 0.9, "synth.h5": 0.1}  # shares of the clips: training reads both, concatenated
@@ -118,14 +119,6 @@ def worker(root: Path, loader: str, steps: int, workers: int) -> None:
         distributed.stop()
 
 
-def _cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
 def _launch(root: Path, ranks: int, loader: str, steps: int, workers: int) -> dict:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}", __file__,
            "--worker", str(root), "--loader", loader, "--steps", str(steps), "--workers", str(workers)]
@@ -168,7 +161,7 @@ def main() -> None:
         on_disk = sum(p.stat().st_size for p in root.glob("*.h5"))
         print(f"store: {args.clips:,} clips, {need / 2**30:.2f} GiB as float32, {on_disk / 2**30:.2f} GiB on disk "
               f"(built in {time.perf_counter() - t0:.0f} s, {root})")
-        print(f"{_cpu_model()}, {os.cpu_count()} cores; default sed_doa entry, batch 32, {args.steps} steps, "
+        print(f"{cpu_model()}; default sed_doa entry, batch 32, {args.steps} steps, "
               f"{args.workers} reading processes per rank when streaming")
         print(f"{'loader':7s} {'ranks':>5s} {'rank':>4s} {'peak RSS':>9s} {'readers':>8s} {'data wait':>9s} {'clips/s':>8s}")
         for loader in args.loaders:

@@ -26,8 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cpu_model() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    name = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "unknown")
+    """``lscpu``'s model name and the core count: the benchmarks' one CPU reader."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:  # no lscpu (macOS)
+        out = ""
+    name = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "unknown CPU")
     return f"{name}, {os.cpu_count()} cores"
 
 

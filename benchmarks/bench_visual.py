@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -38,19 +37,10 @@ import torchvision
 from PIL import Image
 from torchvision import transforms
 
+from bench_repro import cpu_model  # the benchmarks' one lscpu reader
 from seldlib.visual import CNN_SIZE, PRESET_RESIZE, ResNetFeatureExtractor, write_video_store
 
 EMBEDDED_CLIPS = {"train": 320, "val": 60, "test": 100}
-
-
-def cpu_name() -> str:
-    """``Model name`` and CPU count from ``lscpu``."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return f"unknown CPU, {os.cpu_count()} CPUs"
-    info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return f"{info.get('Model name', '?').strip()}, {info.get('CPU(s)', '?').strip()} CPUs"
 
 
 def preset_for(resolution: int) -> transforms.Compose:
@@ -174,7 +164,7 @@ def main() -> None:
     model = torchvision.models.resnet50(weights=None).eval()
     trunk = torch.nn.Sequential(*list(model.children())[:-2]).eval().to(args.device)
 
-    print(f"CPU: {cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; "
+    print(f"CPU: {cpu_model()}; torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{args.frames} frames of 640x360 per clip; frames/s counts clip frames (the stage also computes each "
           f"frame's mirror image: 2 CNN images per frame)")
