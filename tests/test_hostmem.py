@@ -27,21 +27,24 @@ import resource, sys, torch
 from seldlib.hostmem import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
-x = torch.ones({N_FLOATS}); del x
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-x = torch.ones({N_FLOATS})  # same size again: writes every page
+for i in range(30):  # a training loop's pattern: the same large block allocated, written and freed
+    if i == 20:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    x = torch.ones({N_FLOATS}); del x
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
 def test_a_freed_large_block_is_reused_without_new_page_faults():
+    # The first few rounds may still take fresh pages while the heap settles (PyTorch's 64-byte aligned
+    # request does not fit the exact hole a freed block leaves until holes merge); rounds 20-29 must not.
     pages = N_FLOATS * 4 // PAGE
     control = int(_python(FAULTS, "system"))
-    if control < pages // 2:
-        pytest.skip(f"skipped: the kernel backs fresh mappings with huge pages here ({control} faults for {pages} "
-                    "4-KiB pages), so there is no page-fault cost to remove")
-    assert control <= pages + 1000  # glibc unmapped the block and the kernel faulted every page in again
-    assert int(_python(FAULTS, "keep")) < pages // 100
+    if control < 5 * pages:
+        pytest.skip(f"skipped: the kernel backs fresh mappings with huge pages here ({control} faults in 10 rounds "
+                    f"of {pages} 4-KiB pages), so there is no page-fault cost to remove")
+    assert control <= 10 * (pages + 100)  # glibc unmapped the block each round; every page faulted in again
+    assert int(_python(FAULTS, "keep")) < pages // 10
 
 
 TRAIN = """
