@@ -16,8 +16,8 @@ rows run float32 and the ratio is ~1).
 
 ``--allocator keep`` (the default, as every stage runs) keeps freed host memory for reuse
 (:mod:`seldlib.hostmem`); ``system`` leaves glibc's own policy. ``--allocator-compare`` trains every row
-in two fresh processes, one per policy, alternating, and prints the speed ratio and the kernel (system)
-CPU time of each.
+in two fresh processes, one per policy, alternating, and prints the speed ratio, the kernel (system)
+CPU time and the peak resident memory of each (a process's peak, so one row per process).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def main() -> None:
         print(f"{cpu_model()}; device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{args.steps} steps, allocator {args.allocator}")
         print(f"{'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'amp':>4s} {'clips/s':>8s} {'data wait':>9s} "
-              f"{'GPU mem':>8s} {'sys CPU':>8s}")
+              f"{'GPU mem':>8s} {'sys CPU':>8s} {'peak RSS':>9s}")
     for config in args.configs:
         for kind, amp in ((k, a) for k in args.kinds for a in ((False, True) if args.amp_compare else (True,))):
             entry = dict(params["models"][kind] if kind in params["models"] else params["av_models"][kind])
@@ -119,7 +119,8 @@ def main() -> None:
                     ratio = f"  bf16/fp32 {summary['clips_per_s'] / fp32_speed:.2f}x"
             print(f"{config:8s} {kind:8s} {n_params:10,d} {cfg.batch_size:5d} {'on' if amp else 'off':>4s} "
                   f"{summary['clips_per_s']:8.1f} {100 * summary['data_wait_share']:8.2f}% {mem:>8s} "
-                  f"{100 * sys_share:7.1f}%{ratio}", flush=True)
+                  f"{100 * sys_share:7.1f}% {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:8.2f}G{ratio}",
+                  flush=True)
 
 
 def _allocator_compare(args: argparse.Namespace) -> None:
@@ -127,7 +128,7 @@ def _allocator_compare(args: argparse.Namespace) -> None:
     print(f"{cpu_model()}; device {args.device}, torch {torch.__version__}, {args.steps} steps; sys CPU: share of "
           "the threads' time spent in the kernel")
     print(f"{'allocator':9s} {'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'amp':>4s} {'clips/s':>8s} "
-          f"{'data wait':>9s} {'GPU mem':>8s} {'sys CPU':>8s}")
+          f"{'data wait':>9s} {'GPU mem':>8s} {'sys CPU':>8s} {'peak RSS':>9s}")
     for config in args.configs:
         for kind in args.kinds:
             speeds = {}

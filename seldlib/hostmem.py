@@ -9,8 +9,8 @@ machines of this project that kernel work took a third of the baseline's trainin
 
 :func:`keep_freed_memory` turns chunk mmaps off and raises the trim threshold to 2 GiB, so freed blocks
 stay in the heap and later steps reuse them. The price is memory: a process keeps its peak heap until
-it exits, and the heap holds a few freed copies of the largest blocks before their holes merge (the
-baseline's peak RSS rose from 1.37 to 1.94 GB; the ResNet-Conformer's stayed at 1.9-2.0 GB). Only
+it exits, and the heap holds a few freed copies of the largest blocks before their holes merge (peak
+memory measured in ``docs/training.md``). Only
 where and how memory is obtained changes, never what is computed: results are the same to the last bit
 (``tests/test_hostmem.py``).
 """
