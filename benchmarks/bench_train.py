@@ -7,12 +7,17 @@ configuration, on the CPU and (``--device cuda``) on a GPU with mixed precision.
 distilled one runs its teacher every step, as in training.
 
     python benchmarks/bench_train.py [--steps 20] [--device cpu|cuda] [--configs default paper]
-        [--kinds sed_doa ... av_sed_sce_ons av_ts_sed_sce_ons seldnet_av] [--amp-compare]
+        [--kinds sed_doa ... av_sed_sce_ons av_ts_sed_sce_ons seldnet_av] [--amp-compare | --trunk-compare]
         [--allocator keep|system | --allocator-compare]
 
-``--amp-compare`` trains every row twice, in float32 (``amp`` off) and with bfloat16 autocast, and
-prints the speed ratio (on a CPU without native bf16 the training loop leaves autocast off, so both
-rows run float32 and the ratio is ~1).
+Rows train with ``train.amp`` of ``params.yaml`` in the default configuration (as the stages do) and
+with bfloat16 autocast in the paper configuration (as the real-data preset). ``--amp-compare`` trains
+every row twice, in float32 (``amp`` off) and with bfloat16 autocast, and prints the speed ratio (on a
+CPU without native bf16 the training loop leaves autocast off, so both rows run float32 and the ratio is ~1).
+
+``--trunk-compare`` trains every ResNet-Conformer and MVANet row twice, with the paper's trunk that never
+pools time (``trunk_time_pool: 1``, Conformer at 251 frames) and with time pooled inside the trunk
+(``trunk_time_pool: 5``, Conformer at 50 frames; ``docs/networks.md#time-pooling``), and prints the ratio.
 
 ``--allocator keep`` (the default, as every stage runs) keeps freed host memory for reuse
 (:mod:`seldlib.hostmem`); ``system`` leaves glibc's own policy. ``--allocator-compare`` trains every row
@@ -70,6 +75,8 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=["default", "paper"])
     ap.add_argument("--kinds", nargs="+", default=["sed_doa", "sed_sde", "sed_sce", "seldnet"])
     ap.add_argument("--amp-compare", action="store_true", help="float32 and bf16 autocast side by side")
+    ap.add_argument("--trunk-compare", action="store_true",
+                    help="trunk_time_pool 1 (the paper's) and 5 side by side")
     ap.add_argument("--allocator", choices=("keep", "system"), default="keep",
                     help="keep freed host memory for reuse (as the stages do) or leave glibc's policy")
     ap.add_argument("--allocator-compare", action="store_true",
@@ -81,46 +88,71 @@ def main() -> None:
     if args.allocator == "keep":
         keep_freed_memory()
     params = yaml.safe_load(open("params.yaml"))
-    data, val = fake_set(256, 0, video=True), fake_set(4, 1, video=True)
     if not args.no_header:
         print(f"{cpu_model()}; device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{args.steps} steps, allocator {args.allocator}")
         print(f"{'config':8s} {'model':8s} {'params':>10s} {'batch':>5s} {'amp':>4s} {'clips/s':>8s} {'data wait':>9s} "
               f"{'GPU mem':>8s} {'sys CPU':>8s} {'peak RSS':>9s}")
     for config in args.configs:
-        for kind, amp in ((k, a) for k in args.kinds for a in ((False, True) if args.amp_compare else (True,))):
+        for kind in args.kinds:
             entry = dict(params["models"][kind] if kind in params["models"] else params["av_models"][kind])
             if config == "paper":
                 entry["model"] = {"preset": "paper"}
                 entry["batch_size"] = 256 if kind == "seldnet" else 32
-            cfg = TrainConfig(**{**entry, "steps": args.steps, "val_every": 10**9, "checkpoint_every": 10**9,
-                                 "device": args.device, "amp": amp})
-            n_params = count_parameters(build_model(cfg.kind, cfg.model))
-            spec, upstream = get_kind(cfg.kind), {}
-            if "init" in spec.needs:  # a fresh model of the upstream entry's architecture and size
-                source = params["models"][cfg.init]
-                model = {"preset": "paper"} if config == "paper" else source["model"]
-                upstream["init_model"] = (build_model(spec.init_kind, model), spec.init_kind)
-                if "teacher" in spec.needs:
-                    upstream["teacher"] = Teacher(build_model(spec.teacher_kind, model), spec.teacher_kind)
-            if args.device.startswith("cuda"):
-                torch.cuda.reset_peak_memory_stats()
-            t0, sys0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
-            # val_every beyond the run: validate once at the end only (needed to pick the best state)
-            summary = train(cfg, data, val, _tmp_path(), progress=False, log=lambda s: None, **upstream)
-            wall = time.perf_counter() - t0
-            sys_share = (resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys0) / (wall * torch.get_num_threads())
-            mem = f"{torch.cuda.max_memory_allocated() / 2**30:.2f}G" if args.device.startswith("cuda") else "-"
-            ratio = ""
+            amp = bool(params["train"]["amp"]) if config == "default" else True
+            rows: list[tuple[str, bool, dict]] = [("", amp, {})]
             if args.amp_compare:
-                if not amp:
-                    fp32_speed = summary["clips_per_s"]
-                else:
-                    ratio = f"  bf16/fp32 {summary['clips_per_s'] / fp32_speed:.2f}x"
-            print(f"{config:8s} {kind:8s} {n_params:10,d} {cfg.batch_size:5d} {'on' if amp else 'off':>4s} "
-                  f"{summary['clips_per_s']:8.1f} {100 * summary['data_wait_share']:8.2f}% {mem:>8s} "
-                  f"{100 * sys_share:7.1f}% {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:8.2f}G{ratio}",
-                  flush=True)
+                rows = [("", False, {}), ("", True, {})]
+            elif args.trunk_compare and get_kind(entry["kind"]).architecture != "seldnet":
+                rows = [(f" pool {k}", amp, {"trunk_time_pool": k}) for k in (1, 5)]
+            speeds = []
+            for label, amp, override in rows:
+                speeds.append(_row(args, params, config, kind, entry, amp, override, label, speeds))
+
+
+def _row(args: argparse.Namespace, params: dict, config: str, kind: str, entry: dict, amp: bool, override: dict,
+         label: str, before: list[float]) -> float:
+    """Train one row and print it; the ratio to the row before it where it is the second of a comparison."""
+    entry = {**entry, "model": {**entry["model"], **override}}
+    cfg = TrainConfig(**{**entry, "steps": args.steps, "val_every": 10**9, "checkpoint_every": 10**9,
+                         "device": args.device, "amp": amp})
+    n_params = count_parameters(build_model(cfg.kind, cfg.model))
+    spec, upstream = get_kind(cfg.kind), {}
+    if "init" in spec.needs:  # a fresh model of the upstream entry's architecture and size
+        source = params["models"][cfg.init]
+        model = {"preset": "paper"} if config == "paper" else source["model"]
+        model = {**model, **override}
+        upstream["init_model"] = (build_model(spec.init_kind, model), spec.init_kind)
+        if "teacher" in spec.needs:
+            upstream["teacher"] = Teacher(build_model(spec.teacher_kind, model), spec.teacher_kind)
+    if args.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    t0, sys0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
+    # val_every beyond the run: validate once at the end only (needed to pick the best state)
+    summary = train(cfg, data_sets()[0], data_sets()[1], _tmp_path(), progress=False, log=lambda s: None, **upstream)
+    wall = time.perf_counter() - t0
+    sys_share = (resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys0) / (wall * torch.get_num_threads())
+    mem = f"{torch.cuda.max_memory_allocated() / 2**30:.2f}G" if args.device.startswith("cuda") else "-"
+    speed = summary["clips_per_s"]
+    ratio = ""
+    if before:
+        what = "bf16/fp32" if args.amp_compare else "pool 5/pool 1"
+        ratio = f"  {what} {speed / before[-1]:.2f}x"
+    print(f"{config:8s} {kind + label:8s} {n_params:10,d} {cfg.batch_size:5d} {'on' if amp else 'off':>4s} "
+          f"{speed:8.1f} {100 * summary['data_wait_share']:8.2f}% {mem:>8s} "
+          f"{100 * sys_share:7.1f}% {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:8.2f}G{ratio}",
+          flush=True)
+    return speed
+
+
+_DATA: list[TensorSet] = []
+
+
+def data_sets() -> list[TensorSet]:
+    """The random training and validation sets, made once per process."""
+    if not _DATA:
+        _DATA.extend([fake_set(256, 0, video=True), fake_set(4, 1, video=True)])
+    return _DATA
 
 
 def _allocator_compare(args: argparse.Namespace) -> None:

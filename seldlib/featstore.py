@@ -206,14 +206,14 @@ class FeatureDataset(Dataset):
     Item ``i`` is a dict of float32 tensors: ``features (2, 251, 64)`` (standardised when a
     :class:`~seldlib.standardizer.Standardizer` is given), the label arrays in ``fields``
     (``sed (50, 13)``, ``doa (50, 13, 2)``, ``dist (50, 13)``, ``sce (50, 13, 2)``, ``onscreen (50, 13)``,
-    ``adpit (50, 6, 5, 13)``) and, with ``video_h5``, ``video (50, 7, 7)`` and ``video_flipped (50, 7, 7)`` joined by clip name.
+    ``adpit (50, 6, 5, 13)``) and, with ``video_h5``, ``video (50, 7, 7)`` joined by clip name, plus
+    ``video_flipped (50, 7, 7)`` where the video store has the mirrored frames (the sets trained on;
+    ``video_flipped=True`` requires them).
 
     HDF5 handles are opened on first use in each process (h5py handles do not survive ``fork``),
     so the dataset works with ``DataLoader(num_workers > 0)``. ``preload=True`` reads everything
     into memory once instead. Clip names are in :attr:`names`.
     """
-
-    VIDEO_FIELDS = ("features", "features_flipped")
 
     def __init__(
         self,
@@ -222,6 +222,7 @@ class FeatureDataset(Dataset):
         video_h5: str | Path | None = None,
         preload: bool = False,
         fields: Sequence[str] = LABEL_FIELDS,
+        video_flipped: bool = False,
     ):
         self.h5_path = Path(h5_path)
         self.video_h5 = None if video_h5 is None else Path(video_h5)
@@ -239,12 +240,17 @@ class FeatureDataset(Dataset):
             raise SeldInputError(self.h5_path, f"standardiser shape {standardizer.shape} does not fit features {feat_shape} (need (channels, mels))")
         self.standardizer = standardizer
         self._video_index: np.ndarray | None = None
+        self.has_flipped = False
         if self.video_h5 is not None:
             with _open(self.video_h5) as vh5:
                 vnames = _names(vh5, self.video_h5)
-                for key in self.VIDEO_FIELDS:
-                    if key not in vh5:
-                        raise SeldInputError(self.video_h5, f"not a video feature store: dataset {key!r} is missing")
+                if "features" not in vh5:
+                    raise SeldInputError(self.video_h5, "not a video feature store: dataset 'features' is missing")
+                self.has_flipped = "features_flipped" in vh5
+                if video_flipped and not self.has_flipped:
+                    raise SeldInputError(self.video_h5, "has no features of the mirrored frames ('features_flipped'),"
+                                         " which training needs for the audio-visual swap; only the training"
+                                         " sets' stores are written with them (stages/features_video.py)")
             where = {name: i for i, name in enumerate(vnames)}
             missing = [name for name in self.names if name not in where]
             if missing:
@@ -281,7 +287,8 @@ class FeatureDataset(Dataset):
             assert self._video_index is not None
             with h5py.File(self.video_h5, "r") as vh5:
                 mem["video"] = np.asarray(vh5["features"][()], np.float32)[self._video_index]
-                mem["video_flipped"] = np.asarray(vh5["features_flipped"][()], np.float32)[self._video_index]
+                if self.has_flipped:
+                    mem["video_flipped"] = np.asarray(vh5["features_flipped"][()], np.float32)[self._video_index]
         return mem
 
     def _handles(self) -> dict[str, h5py.Dataset]:
@@ -295,7 +302,8 @@ class FeatureDataset(Dataset):
             ds = {key: self._h5[key] for key in ("features", *self.fields)}
             if self._vh5 is not None:
                 ds["video"] = self._vh5["features"]
-                ds["video_flipped"] = self._vh5["features_flipped"]
+                if self.has_flipped:
+                    ds["video_flipped"] = self._vh5["features_flipped"]
             self._ds = ds
         return self._ds
 
@@ -313,7 +321,8 @@ class FeatureDataset(Dataset):
         if self._video_index is not None:
             j = int(self._video_index[index])
             item["video"] = torch.from_numpy(np.asarray(ds["video"][j], np.float32))
-            item["video_flipped"] = torch.from_numpy(np.asarray(ds["video_flipped"][j], np.float32))
+            if self.has_flipped:
+                item["video_flipped"] = torch.from_numpy(np.asarray(ds["video_flipped"][j], np.float32))
         return item
 
     def close(self) -> None:

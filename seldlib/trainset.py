@@ -105,7 +105,7 @@ class StoreSet:
         self.video = None if video is None else tuple(Path(v) for v in video)
         if self.video is not None and len(self.video) != len(self.paths):
             raise ValueError(f"{len(self.paths)} feature stores but {len(self.video)} video stores")
-        self.stores = [FeatureDataset(p, standardizer, fields=self.fields, video_h5=None if self.video is None else v)
+        self.stores = [FeatureDataset(p, standardizer, fields=self.fields, video_h5=v, video_flipped=v is not None)
                        for p, v in zip(self.paths, self.video or [None] * len(self.paths))]
 
     def __len__(self) -> int:

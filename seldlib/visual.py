@@ -15,9 +15,10 @@ Differences from the baseline, all deliberate:
 * ``resolution`` below 224 (the embedded default, for CPU time) feeds a smaller square; the coarser layer4
   grid (``resolution / 32`` units a side) is resampled to 7x7 where the 224-px grid's units are centred
   (:func:`grid_weights`), so every clip still gives ``(50, 7, 7)`` with the same cell geometry.
-* The features of the horizontally flipped frames are computed too (flip *before* the CNN): together with
-  the stereo channel swap they give an exact audio-visual mirror augmentation (NERC-SLIP report,
-  section 2.1; ``docs/networks.md#audio-visual-pixel-swap``).
+* For the sets a model trains on, the features of the horizontally flipped frames are computed too (flip
+  *before* the CNN): together with the stereo channel swap they give an exact audio-visual mirror
+  augmentation (NERC-SLIP report, section 2.1; ``docs/networks.md#audio-visual-pixel-swap``). Sets that are
+  only scored or used for selection are never mirrored, so their stores leave them out.
 * Conv+BatchNorm pairs are folded for inference (same maths up to float rounding; no separate BN passes).
 
 Nothing is ever downloaded: ``imagenet`` weights are read from the torch hub cache only.
@@ -425,11 +426,13 @@ def write_video_store(
     n_label_frames: int = N_LABEL_FRAMES,
     hop_s: float = LABEL_HOP_SECONDS,
     progress: bool = True,
+    flipped: bool = True,
 ) -> int:
     """Write the video features of ``items`` ``[(clip name, mp4 path), ...]`` to one HDF5 file.
 
-    Datasets: ``names (N,)`` utf-8, ``features (N, n_label_frames, 7, 7)`` float32 and
-    ``features_flipped`` (same shape, of the mirrored frames); attributes record the extractor settings.
+    Datasets: ``names (N,)`` utf-8, ``features (N, n_label_frames, 7, 7)`` float32 and, with ``flipped``
+    (a set that is trained on, for the audio-visual swap), ``features_flipped`` (same shape, of the
+    mirrored frames; half the CNN work); attributes record the extractor settings.
     The next clip is decoded in a thread while the CNN runs. Written atomically without timestamps,
     so the same inputs and settings give the same bytes. Returns the number of clips.
     """
@@ -451,7 +454,7 @@ def write_video_store(
         h5.create_dataset("names", data=np.array(names, dtype=object), dtype=_STR, track_times=False)
         feats = h5.create_dataset("features", shape=shape, dtype=np.float32, chunks=chunks, track_times=False)
         feats_flip = h5.create_dataset("features_flipped", shape=shape, dtype=np.float32, chunks=chunks,
-                                       track_times=False)
+                                       track_times=False) if flipped else None
         bar = tqdm(total=n, desc=f"video features {Path(out_path).name}", unit="clip", disable=not progress)
         # One decode in flight while torch (which releases the GIL) runs the previous clip.
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -462,8 +465,10 @@ def write_video_store(
                         pending = pool.submit(decode_frames, items[i][1], n_label_frames, hop_s)
                     frames = pending.result()
                     pending = pool.submit(decode_frames, items[i + 1][1], n_label_frames, hop_s) if i + 1 < n else None
-                    f, ff = extractor.extract(frames)
-                    feats[i], feats_flip[i] = f, ff
+                    f, ff = extractor.extract(frames, flipped=flipped)
+                    feats[i] = f
+                    if feats_flip is not None:
+                        feats_flip[i] = ff
                     bar.update(1)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -472,8 +477,9 @@ def write_video_store(
     return n
 
 
-def read_video_store(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, object]]:
-    """``(names, features (N, 50, 7, 7), features_flipped (N, 50, 7, 7), attrs)`` of a video store."""
+def read_video_store(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray | None, dict[str, object]]:
+    """``(names, features (N, 50, 7, 7), features_flipped (N, 50, 7, 7) or None, attrs)`` of a video store
+    (None: a store written without the mirrored frames)."""
     path = Path(path)
     if not path.is_file():
         raise SeldInputError(path, "video feature store not found")
@@ -482,9 +488,10 @@ def read_video_store(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarra
     except OSError as err:
         raise SeldInputError(path, f"cannot open as HDF5 ({err})") from None
     with h5:
-        for key in ("names", "features", "features_flipped"):
+        for key in ("names", "features"):
             if key not in h5:
                 raise SeldInputError(path, f"not a video feature store: dataset {key!r} is missing")
         names = [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in h5["names"][()]]
         attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in h5.attrs.items()}
-        return names, h5["features"][()], h5["features_flipped"][()], attrs
+        flip = h5["features_flipped"][()] if "features_flipped" in h5 else None
+        return names, h5["features"][()], flip, attrs

@@ -1,4 +1,5 @@
-"""Stage: ResNet-50 video features (original and horizontally flipped frames) of one set, in HDF5.
+"""Stage: ResNet-50 video features of one set, in HDF5; of the horizontally flipped frames too for the
+training set (the audio-visual swap reads them; validation and test clips are never mirrored).
 
     python -m stages.features_video --set train --params data.source validation features.video.weights ... --knobs features.video.batch_size
 
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     extractor = ResNetFeatureExtractor(weights=v["weights"], seed=v["seed"], full_fov=v["full_fov"],
                                        resolution=v["resolution"], device="auto", bf16=v["bf16"],
                                        batch_size=v["batch_size"])
-    n = write_video_store(args.out / f"video_{args.set}.h5", [(c.stem, c.video) for c in clips], extractor)
+    n = write_video_store(args.out / f"video_{args.set}.h5", [(c.stem, c.video) for c in clips], extractor,
+                          flipped=args.set == "train")
     print(f"video {args.set}: {n} clips -> {args.out / f'video_{args.set}.h5'}")
     return 0
 

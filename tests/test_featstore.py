@@ -122,12 +122,13 @@ def test_bad_audio_names_file_and_leaves_nothing(clips, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["short.wav"]
 
 
-def _video_store(path: Path, names: list[str]) -> None:
+def _video_store(path: Path, names: list[str], flipped: bool = True) -> None:
     with h5py.File(path, "w") as h5:
         h5["names"] = np.array(names, dtype=object).astype(h5py.string_dtype())
         base = np.arange(len(names), dtype=np.float32)[:, None, None, None]
         h5["features"] = np.broadcast_to(base, (len(names), 50, 7, 7)).copy()
-        h5["features_flipped"] = -np.broadcast_to(base, (len(names), 50, 7, 7)).copy()
+        if flipped:
+            h5["features_flipped"] = -np.broadcast_to(base, (len(names), 50, 7, 7)).copy()
 
 
 def test_dataset_lazy_preload_video(clips, store, tmp_path):
@@ -158,6 +159,13 @@ def test_dataset_lazy_preload_video(clips, store, tmp_path):
     with h5py.File(store, "r") as h5:
         np.testing.assert_array_equal(feats.numpy(), h5["features"][()])
     lazy.close()
+    # A store without the mirrored frames (validation, test): items lack them, training refuses it.
+    _video_store(video, vnames, flipped=False)
+    for ds in (FeatureDataset(store, video_h5=video), FeatureDataset(store, video_h5=video, preload=True)):
+        assert set(ds[0]) == {"features", *ClipLabels.FIELDS, "video"}
+        assert ds[0]["video"][0, 0, 0].item() == vnames.index(ds.names[0])
+    with pytest.raises(SeldInputError, match="video.h5.*mirrored frames"):
+        FeatureDataset(store, video_h5=video, video_flipped=True)
     _video_store(video, vnames[:3])
     with pytest.raises(SeldInputError, match="video.h5.*no video features"):
         FeatureDataset(store, video_h5=video)

@@ -50,6 +50,37 @@ def test_resnet_conformer_shapes(kind, n_frames):
 
 
 @pytest.mark.parametrize("n_frames", [250, 251])
+def test_time_pooled_trunk_runs_the_conformer_at_the_label_rate(n_frames):
+    """trunk_time_pool 5: layer 1's output max-pooled over blocks of 5 frames (and 4 bins) feeds layer 2,
+    the Conformer sees 50 frames and nothing is pooled after it; the weights are those of the paper's trunk."""
+    torch.manual_seed(0)
+    nopool = build_model("sed_sce", {"preset": "small"}).eval()
+    pooled = build_model("sed_sce", {"preset": "small", "trunk_time_pool": 5}).eval()
+    pooled.load_state_dict(nopool.state_dict())  # pooling adds no weights
+    x = torch.randn(2, 2, n_frames, 64)
+    seen = {}
+    nopool.trunk.layer1.register_forward_hook(lambda m, a, out: seen.__setitem__("layer1", out))
+    pooled.trunk.layer2.register_forward_pre_hook(lambda m, a: seen.__setitem__("layer2_in", a[0]))
+    with torch.no_grad():
+        nopool(x)
+        out = pooled(x)
+    l1 = seen["layer1"][:, :, : N_LABEL_FRAMES * 5]  # floor(251 / 5) = 50 blocks: the last frame is dropped
+    b, c, _, f = l1.shape
+    by_hand = l1.reshape(b, c, N_LABEL_FRAMES, 5, f // 4, 4).amax(dim=(3, 5))
+    torch.testing.assert_close(seen["layer2_in"], by_hand)
+    assert out["hidden"].shape == (2, N_LABEL_FRAMES, pooled.config.d_model)
+    assert out["sce"].shape == (2, N_LABEL_FRAMES, N_CLASSES, 2)
+    with torch.no_grad():  # the heads read the Conformer output frame by frame
+        torch.testing.assert_close(out["sed_logits"], pooled.sed_head(out["hidden"]))
+
+
+@pytest.mark.parametrize("bad", [0, 2, 10])
+def test_trunk_time_pool_must_divide_time_pool(bad):
+    with pytest.raises(ValueError, match="trunk_time_pool"):
+        ResNetConformerConfig(trunk_time_pool=bad)
+
+
+@pytest.mark.parametrize("n_frames", [250, 251])
 def test_seldnet_shapes(n_frames):
     torch.manual_seed(0)
     model = build_model("seldnet", {"preset": "small"}).eval()

@@ -30,9 +30,11 @@ def linear(d_in: int, d_out: int) -> int:
 
 
 @pytest.mark.parametrize("n_frames", [250, 251])
-@pytest.mark.parametrize("preset", ["small", "paper"])
+@pytest.mark.parametrize("preset", ["small", "small_pooled", "paper"])
 def test_every_head_has_its_shape(preset, n_frames):
-    config = MVANetConfig.small_config() if preset == "small" else MVANetConfig.paper_config()
+    config = MVANetConfig.small_config() if preset.startswith("small") else MVANetConfig.paper_config()
+    trunk_pool = 5 if preset == "small_pooled" else 1
+    config = replace(config, trunk_time_pool=trunk_pool)
     b = 2 if preset == "small" else 1
     torch.manual_seed(0)
     model = MVANet(config).eval()
@@ -42,7 +44,7 @@ def test_every_head_has_its_shape(preset, n_frames):
     for key in ("sed_logits", "sed", "ons_logits", "ons"):
         assert out[key].shape == (b, N_FRAMES, N_CLASSES), key
     assert out["sce"].shape == (b, N_FRAMES, N_CLASSES, 2)
-    assert out["hidden"].shape == (b, n_frames, config.d_model)
+    assert out["hidden"].shape == (b, n_frames // trunk_pool, config.d_model)
     assert torch.allclose(out["sed"], out["sed_logits"].sigmoid())
     assert torch.allclose(out["ons"], out["ons_logits"].sigmoid())
     assert not torch.allclose(out["ons"], out["sed"])  # separate heads
@@ -160,10 +162,10 @@ def test_avam_wv_needs_attention_dim_equal_to_video_dim():
 # ---------------------------------------------------------------- init_from_audio
 
 
-def _audio_model() -> ResNetConformer:
+def _audio_model(trunk_time_pool: int = 1) -> ResNetConformer:
     """A small SED-SCE audio model (2 blocks, as the small MVANet's audio path) whose every tensor differs from a fresh init."""
     torch.manual_seed(1)
-    audio = ResNetConformer(small_config("sed_sce"))
+    audio = ResNetConformer(replace(small_config("sed_sce"), trunk_time_pool=trunk_time_pool))
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
         for name, t in audio.state_dict().items():
@@ -201,11 +203,13 @@ def test_init_from_audio_copies_every_audio_tensor_to_its_place():
     assert all(torch.equal(after[k], before[k]) for k in untouched)
 
 
-def test_mapped_mvanet_is_the_audio_model_plus_the_video_before_the_fusion_blocks():
-    """The audio stream of stages 1-3 never sees the video; the fusion adds video frame min(t // 5, 49) to frame t."""
-    audio = _audio_model()
+@pytest.mark.parametrize("trunk_pool", [1, 5])
+def test_mapped_mvanet_is_the_audio_model_plus_the_video_before_the_fusion_blocks(trunk_pool):
+    """The audio stream of stages 1-3 never sees the video; the fusion adds video frame min(t // k, 49) to
+    audio-stream frame t, k = 5 // trunk_time_pool (audio frames per video frame)."""
+    audio = _audio_model(trunk_pool)
     torch.manual_seed(0)
-    model = MVANet(MVANetConfig.small_config()).eval()
+    model = MVANet(replace(MVANetConfig.small_config(), trunk_time_pool=trunk_pool)).eval()
     init_from_audio(model, audio.state_dict(), audio.config)
     torch.manual_seed(3)
     feats, video = torch.randn(2, 2, 251, 64), torch.randn(2, N_FRAMES, 7, 7)
@@ -217,8 +221,9 @@ def test_mapped_mvanet_is_the_audio_model_plus_the_video_before_the_fusion_block
     ]
     with torch.no_grad():
         out = model(feats, video)
-    frame_of = torch.clamp(torch.arange(251) // 5, max=N_FRAMES - 1)
-    up = seen["v"][:, frame_of]  # (2, 251, d)
+    k = 5 // trunk_pool
+    frame_of = torch.clamp(torch.arange(251 // trunk_pool) // k, max=N_FRAMES - 1)
+    up = seen["v"][:, frame_of]  # (2, 251 // trunk_pool, d)
 
     def add_video(module, args):
         seen["audio_x"] = args[0]
@@ -245,6 +250,7 @@ def test_mapped_mvanet_is_the_audio_model_plus_the_video_before_the_fusion_block
         ({"d_model": 32}, "d_model"),
         ({"output": "sed_doa"}, "output"),
         ({"n_mels": 32}, "n_mels"),
+        ({"trunk_time_pool": 5}, "trunk_time_pool"),
     ],
 )
 def test_init_from_audio_rejects_a_mismatched_config(change, named):

@@ -117,8 +117,10 @@ def test_pipeline_repro_is_complete_cached_and_granular(tmp_path):
     for name in ("train", "val", "test", "synth"):
         with h5py.File(repo / f"data/features/{name}.h5") as h5:
             assert h5["features"].shape[1:] == (2, 251, 64)
+    with h5py.File(repo / "data/features/video_train.h5") as h5:  # the mirrored frames: the training set only
+        assert h5["features"].shape == (6, 50, 7, 7) and h5["features_flipped"].shape == (6, 50, 7, 7)
     with h5py.File(repo / "data/features/video_test.h5") as h5:
-        assert h5["features"].shape == (4, 50, 7, 7) and h5["features_flipped"].shape == (4, 50, 7, 7)
+        assert h5["features"].shape == (4, 50, 7, 7) and "features_flipped" not in h5
     for system in ("sed_doa", "sed_sde", "sed_sce", "seldnet", "ensemble", *AV_ENTRIES):
         scores = json.loads((repo / f"metrics/evaluate/{system}.json").read_text())
         assert {"F", "DOAE", "RDE", "DistE", "OSA", "classwise"} <= set(scores)

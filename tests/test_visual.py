@@ -446,6 +446,20 @@ def test_store_full_clip_shapes_and_contents(tmp_path, extractor):
     np.testing.assert_allclose(feats_flip[0, [0, 17, 49]], ff, rtol=1e-5, atol=1e-5)
 
 
+def test_store_without_mirrored_frames(tmp_path, extractor):
+    mp4 = _write_mp4(tmp_path / "clip.mp4", 40, Fraction(30))
+    both, plain = tmp_path / "both.h5", tmp_path / "plain.h5"
+    write_video_store(both, [("clip", mp4)], extractor, n_label_frames=3, progress=False)
+    write_video_store(plain, [("clip", mp4)], extractor, n_label_frames=3, progress=False, flipped=False)
+    _, feats, feats_flip, _ = read_video_store(both)
+    names, plain_feats, none, _ = read_video_store(plain)
+    assert names == ["clip"] and none is None and feats_flip is not None
+    with h5py.File(plain) as h5:
+        assert "features_flipped" not in h5
+    # same frames, same maps: the mirror images are extra work, never a change to the originals
+    np.testing.assert_allclose(plain_feats, feats, rtol=1e-5, atol=1e-5)
+
+
 def test_store_is_byte_identical_and_atomic(tmp_path, extractor):
     a = _write_mp4(tmp_path / "a.mp4", 40, Fraction(30))
     b = _write_mp4(tmp_path / "b.mp4", 40, Fraction(30), painter=lambda i: _paint_index(255 - i))

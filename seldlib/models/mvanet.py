@@ -20,6 +20,10 @@ Data flow of the paper preset for a stereo log-mel input and the 7×7 ResNet-50 
     heads:    SED Linear-LeakyReLU-Linear (B, 50, 13) sigmoid; SCE Linear-Linear (B, 50, 26) → (B, 50, 13, 2) metres;
               ONS Linear-LeakyReLU-Linear (B, 50, 13) sigmoid (``onscreen=True``; not in the official code)
 
+With ``trunk_time_pool = 5`` (the embedded default, :class:`ResNetConformerConfig`) the trunk already ends
+at 50 frames, so the audio stream runs at the video rate: the AvgPool1d, the repeat and the MaxPool1d
+above are all identities.
+
 The video never enters the audio stream before the fusion add, so the audio path is an audio-only
 SED-SCE :class:`ResNetConformer` (same trunk, projection and 2+2+2+2 = 8 Conformer blocks) with the
 video added before its last two blocks; :func:`init_from_audio` copies such a model's weights:
@@ -76,7 +80,10 @@ class MVANetConfig:
             (:class:`ResNetConformerConfig`).
         d_model, n_heads, dim_head, ff_mult, conv_expansion, conv_kernel, max_rel_pos, dropout: every Conformer block.
         input_dropout: dropout after the audio projection to ``d_model``.
-        time_pool: audio frames per video / label frame (AvgPool1d before each AVAM, MaxPool1d before the heads).
+        time_pool: feature frames per video / label frame.
+        trunk_time_pool: the share of ``time_pool`` taken inside the ResNet trunk (:class:`ResNetConformerConfig`);
+            the rest, ``time_pool // trunk_time_pool`` audio-stream frames per video frame, is the AvgPool1d
+            before each AVAM, the repeat of the fusion and the MaxPool1d before the heads (1: none of them).
         n_classes: sound event classes.
         head_hidden: hidden width of every output head.
         video_grid: values per video frame (7×7 = 49 channel-mean ResNet-50 map, flattened).
@@ -109,6 +116,7 @@ class MVANetConfig:
     dropout: float = 0.1
     input_dropout: float = 0.05
     time_pool: int = 5
+    trunk_time_pool: int = 1
     n_classes: int = 13
     head_hidden: int = 256
     video_grid: int = 49
@@ -263,7 +271,8 @@ class MVANet(nn.Module):
     - ``"sed_logits"``, ``"sed"`` ``(B, T', 13)``: logits and sigmoid probabilities;
     - ``"sce"`` ``(B, T', 13, 2)``: (x·d, y·d) in metres, linear;
     - ``"ons_logits"``, ``"ons"`` ``(B, T', 13)``: on-screen logits and probabilities (``onscreen=True`` only);
-    - ``"hidden"`` ``(B, T, d_model)``: the audio stream's last Conformer output, before time pooling.
+    - ``"hidden"`` ``(B, T // trunk_time_pool, d_model)``: the audio stream's last Conformer output, before
+      time pooling.
     """
 
     def __init__(self, config: MVANetConfig | None = None) -> None:
@@ -280,8 +289,9 @@ class MVANet(nn.Module):
         self.video_stages = nn.ModuleList(_blocks(block_cfg, n) for n in config.video_blocks)
         self.avams = nn.ModuleList(AVAM(d, d, d, config.avam_mode, config.avam_dropout) for _ in range(3))
         self.fusion_blocks = _blocks(block_cfg, config.audio_blocks[3])
-        self.av_pool = nn.AvgPool1d(config.time_pool)
-        self.time_pool = nn.MaxPool1d(config.time_pool)
+        self.frames_per_video = audio_cfg.head_time_pool  # audio-stream frames per video frame
+        self.av_pool = nn.AvgPool1d(self.frames_per_video)
+        self.time_pool = nn.MaxPool1d(self.frames_per_video)
 
         h, n = config.head_hidden, config.n_classes
         self.sed_head = _mlp_head(d, h, n)
@@ -316,19 +326,19 @@ class MVANet(nn.Module):
 
     def forward(self, features: Tensor, video: Tensor) -> dict[str, Tensor]:
         v = v_in = self._video_frames(features, video)
-        z = self.trunk(features)  # (B, C', T, F')
+        z = self.trunk(features)  # (B, C', T_a, F'), T_a = T // trunk_time_pool
         b, c, t, f = z.shape
         a0 = z.permute(0, 2, 1, 3).reshape(b, t, c * f)  # channel-major flatten, as ResNetConformer
         v = self.video_projection(self.avam_m(_over_time(self.av_pool, a0), v))  # (B, N, d)
-        x = self.audio_projection(a0)  # (B, T, d)
+        x = self.audio_projection(a0)  # (B, T_a, d)
         for audio_blocks, video_blocks, avam in zip(self.audio_stages, self.video_stages, self.avams):
             for block in audio_blocks:
                 x = block(x)
             for block in video_blocks:
                 v = block(v)
             v = avam(_over_time(self.av_pool, x), v)
-        up = v.repeat_interleave(self.config.time_pool, dim=1)  # (B, N·time_pool, d), N·time_pool <= T
-        up = torch.cat([up, up[:, -1:].expand(-1, t - up.shape[1], -1)], dim=1)  # T = 251: repeat the last frame
+        up = v.repeat_interleave(self.frames_per_video, dim=1)  # (B, N·k, d), N·k <= T_a
+        up = torch.cat([up, up[:, -1:].expand(-1, t - up.shape[1], -1)], dim=1)  # T_a = 251: repeat the last frame
         x = x + up
         for block in self.fusion_blocks:
             x = block(x)

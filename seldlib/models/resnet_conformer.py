@@ -17,7 +17,11 @@ Data flow for the paper configuration and a stereo log-mel input (NERC-SLIP grou
     MaxPool1d(5) over time    (B, 50, 256)   floor(251 / 5) = 50
     heads                     (B, 50, 13) [+ (B, 50, 13, 2) or (B, 50, 13)]
 
-The ResNet never pools time ("nopool" variant); the 20 ms → 100 ms step is the final MaxPool1d.
+The paper's ResNet never pools time ("nopool" variant); the 20 ms → 100 ms step is the final MaxPool1d.
+``trunk_time_pool = 5`` instead pools time with the first frequency pool, (5, 4) after layer 1, as the
+group code's ``ResNet`` variant (``models/resnet.py``) and the official baseline's CNN do: layers 2–4 and
+the Conformer then run at the label rate, 50 frames, and the final pool is the identity. The embedded
+default uses it because it trains about 3× faster on a CPU (``docs/networks.md#time-pooling``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ class ResNetConformerConfig:
         n_blocks: number of Conformer blocks.
         dropout: Conformer dropout (attention, FF, ConvModule).
         input_dropout: dropout after the input projection to ``d_model``.
+        time_pool: feature frames per label frame (5: 20 ms → 100 ms).
+        trunk_time_pool: the share of ``time_pool`` taken inside the ResNet, with the first frequency pool
+            (1: the paper's "nopool" trunk; 5: the trunk ends at the label rate); must divide ``time_pool``.
         time_pool: MaxPool1d kernel (= stride) over time after the Conformer.
         n_classes: sound event classes.
         head_hidden: hidden width of every output head.
@@ -78,6 +85,7 @@ class ResNetConformerConfig:
     dropout: float = 0.1
     input_dropout: float = 0.05
     time_pool: int = 5
+    trunk_time_pool: int = 1
     n_classes: int = 13
     head_hidden: int = 256
     output: str = "sed_doa"
@@ -92,11 +100,20 @@ class ResNetConformerConfig:
             raise ValueError("resnet_channels needs 4 entries and freq_pools 3 entries")
         if self.n_mels % math.prod(self.freq_pools) != 0:
             raise ValueError(f"n_mels={self.n_mels} is not divisible by prod(freq_pools)={math.prod(self.freq_pools)}")
+        if self.trunk_time_pool < 1 or self.time_pool % self.trunk_time_pool != 0:
+            raise ValueError(
+                f"trunk_time_pool must be a divisor of time_pool={self.time_pool}, got {self.trunk_time_pool}"
+            )
 
     @property
     def pooled_freq(self) -> int:
         """Frequency bins left after the ResNet (64 / 32 = 2 for the paper config)."""
         return self.n_mels // math.prod(self.freq_pools)
+
+    @property
+    def head_time_pool(self) -> int:
+        """The time pool left after the Conformer: ``time_pool // trunk_time_pool``."""
+        return self.time_pool // self.trunk_time_pool
 
     def conformer(self) -> ConformerConfig:
         """The per-block Conformer configuration."""
@@ -170,10 +187,10 @@ class BasicBlock(nn.Module):
 
 
 class ResNetTrunk(nn.Module):
-    """ResNet-18-style trunk without time pooling, ending in a 1×1 conv (no BN, no activation).
+    """ResNet-18-style trunk, ending in a 1×1 conv (no BN, no activation).
 
-    Shape: ``(B, in_channels, T, n_mels) -> (B, embed_channels, T, pooled_freq)``, e.g.
-    ``(B, 2, 250, 64) -> (B, 256, 250, 2)``.
+    Shape: ``(B, in_channels, T, n_mels) -> (B, embed_channels, T // trunk_time_pool, pooled_freq)``, e.g.
+    ``(B, 2, 250, 64) -> (B, 256, 250, 2)`` for the paper's trunk, which never pools time.
     """
 
     def __init__(self, config: ResNetConformerConfig) -> None:
@@ -183,7 +200,7 @@ class ResNetTrunk(nn.Module):
             nn.Conv2d(config.in_channels, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True)
         )
         self.layer1 = nn.Sequential(BasicBlock(c1, c1), BasicBlock(c1, c1))
-        self.pool1 = nn.MaxPool2d((1, config.freq_pools[0]))
+        self.pool1 = nn.MaxPool2d((config.trunk_time_pool, config.freq_pools[0]))
         self.layer2 = nn.Sequential(BasicBlock(c1, c2), BasicBlock(c2, c2))
         self.pool2 = nn.MaxPool2d((1, config.freq_pools[1]))
         self.layer3 = nn.Sequential(BasicBlock(c2, c3), BasicBlock(c3, c3))
@@ -217,13 +234,13 @@ class ResNetConformer(nn.Module):
     """ResNet-Conformer SELD model with class-wise outputs (one track per class).
 
     Input: log-mel features ``(B, in_channels, T, n_mels)``, e.g. ``(B, 2, 251, 64)``.
-    Output dict, with ``T' = T // time_pool`` (50 for T = 250 or 251):
+    Output dict, with ``T' = T // time_pool`` (50 for T = 250 or 251) and ``T_c = T // trunk_time_pool``:
 
     - always ``"sed"`` ``(B, T', 13)`` sigmoid probabilities and ``"sed_logits"`` ``(B, T', 13)``;
     - ``output="sed_doa"``: ``"doa"`` ``(B, T', 13, 2)`` = tanh (cos az, sin az) per class;
     - ``output="sed_sde"``: ``"dist"`` ``(B, T', 13)`` metres, ReLU;
     - ``output="sed_sce"``: ``"sce"`` ``(B, T', 13, 2)`` = (x·d, y·d) in metres, linear;
-    - always ``"hidden"`` ``(B, T, d_model)``: the Conformer output before time pooling (for hidden-state
+    - always ``"hidden"`` ``(B, T_c, d_model)``: the Conformer output before time pooling (for hidden-state
       distillation).
     """
 
@@ -236,7 +253,7 @@ class ResNetConformer(nn.Module):
         )
         block_cfg = config.conformer()
         self.blocks = nn.ModuleList(ConformerBlock(block_cfg) for _ in range(config.n_blocks))
-        self.time_pool = nn.MaxPool1d(config.time_pool)
+        self.time_pool = nn.MaxPool1d(config.head_time_pool)
 
         d, h, n = config.d_model, config.head_hidden, config.n_classes
         self.sed_head = _mlp_head(d, h, n)
@@ -248,12 +265,12 @@ class ResNetConformer(nn.Module):
             self.sce_head = _mlp_head(d, h, 2 * n, nonlinear=False)
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """Conformer output before time pooling: ``(B, C, T, F) -> (B, T, d_model)``."""
+        """Conformer output before time pooling: ``(B, C, T, F) -> (B, T // trunk_time_pool, d_model)``."""
         if x.dim() != 4 or x.shape[1] != self.config.in_channels or x.shape[3] != self.config.n_mels:
             raise ValueError(
                 f"expected input (B, {self.config.in_channels}, T, {self.config.n_mels}), got {tuple(x.shape)}"
             )
-        z = self.trunk(x)  # (B, C', T, F')
+        z = self.trunk(x)  # (B, C', T_c, F')
         b, c, t, f = z.shape
         z = z.permute(0, 2, 1, 3).reshape(b, t, c * f)  # channel-major flatten, as the reference
         z = self.input_projection(z)
