@@ -650,11 +650,12 @@ class GroundingDinoDetector:
         if (model is None) != (processor is None):
             raise ValueError("give both model and processor, or neither")
         if model is None:
-            from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
-
             folder = Path(weights) if weights is not None else default_grounding_dino_dir()
             if not (folder / "config.json").is_file():
                 raise DetectorUnavailable(folder, "a Grounding DINO folder with config.json")
+            # imported only when the weights are there: transformers takes seconds to import
+            from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+
             self.weights_sha256 = verify_sha256sums(folder)
             try:
                 processor = AutoProcessor.from_pretrained(folder, local_files_only=True)

@@ -88,7 +88,9 @@ def decode_frames(path: str | Path, n_label_frames: int = N_LABEL_FRAMES, hop_s:
     hop = Fraction(str(hop_s))  # 0.1 -> exactly 1/10, so 30 fps frames land exactly on label times
     targets = [t * hop for t in range(n_label_frames)]
     best_dist: list[Fraction | None] = [None] * n_label_frames
-    best_img: list[np.ndarray | None] = [None] * n_label_frames
+    # the decoded frames picked so far, converted to RGB only once the picks are final: every frame is
+    # provisionally nearest to the targets still ahead of it, and converting each costs ~1 ms
+    best_frame: list = [None] * n_label_frames
     n_found = 0
     origin: Fraction | None = None
     last_time = Fraction(0)
@@ -107,13 +109,10 @@ def decode_frames(path: str | Path, n_label_frames: int = N_LABEL_FRAMES, hop_s:
                 time -= origin
                 last_time = max(last_time, time)
                 n_found += 1
-                img: np.ndarray | None = None
                 for t, target in enumerate(targets):
                     dist = abs(time - target)
                     if best_dist[t] is None or dist < best_dist[t]:
-                        if img is None:  # convert only frames that are picked
-                            img = frame.to_ndarray(format="rgb24")
-                        best_dist[t], best_img[t] = dist, img
+                        best_dist[t], best_frame[t] = dist, frame
     except SeldInputError:
         raise
     except (av.FFmpegError, OSError, ValueError) as err:
@@ -132,7 +131,11 @@ def decode_frames(path: str | Path, n_label_frames: int = N_LABEL_FRAMES, hop_s:
                 f"video too short: {n_found} frames found (last at {float(last_time):.3f} s, {fps}), "
                 f"but {n_label_frames} label frames need a frame at {float(targets[t]):.2f} s",
             )
-    return np.stack(best_img)
+    rgb: dict[int, np.ndarray] = {}  # a frame picked for several label frames is converted once
+    for frame in best_frame:
+        if id(frame) not in rgb:
+            rgb[id(frame)] = frame.to_ndarray(format="rgb24")
+    return np.stack([rgb[id(frame)] for frame in best_frame])
 
 
 # --------------------------------------------------------------------------------------------
