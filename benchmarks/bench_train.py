@@ -88,6 +88,7 @@ def main() -> None:
     if args.allocator == "keep":
         keep_freed_memory()
     params = yaml.safe_load(open("params.yaml"))
+    sets = fake_set(256, 0, video=True), fake_set(4, 1, video=True)  # training, validation
     if not args.no_header:
         print(f"{cpu_model()}; device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{args.steps} steps, allocator {args.allocator}")
@@ -105,13 +106,13 @@ def main() -> None:
                 rows = [("", False, {}), ("", True, {})]
             elif args.trunk_compare and get_kind(entry["kind"]).architecture != "seldnet":
                 rows = [(f" pool {k}", amp, {"trunk_time_pool": k}) for k in (1, 5)]
-            speeds = []
-            for label, amp, override in rows:
-                speeds.append(_row(args, params, config, kind, entry, amp, override, label, speeds))
+            speeds: list[float] = []
+            for label, row_amp, override in rows:
+                speeds.append(_row(args, params, sets, config, kind, entry, row_amp, override, label, speeds))
 
 
-def _row(args: argparse.Namespace, params: dict, config: str, kind: str, entry: dict, amp: bool, override: dict,
-         label: str, before: list[float]) -> float:
+def _row(args: argparse.Namespace, params: dict, sets: tuple[TensorSet, TensorSet], config: str, kind: str,
+         entry: dict, amp: bool, override: dict, label: str, before: list[float]) -> float:
     """Train one row and print it; the ratio to the row before it where it is the second of a comparison."""
     entry = {**entry, "model": {**entry["model"], **override}}
     cfg = TrainConfig(**{**entry, "steps": args.steps, "val_every": 10**9, "checkpoint_every": 10**9,
@@ -129,7 +130,7 @@ def _row(args: argparse.Namespace, params: dict, config: str, kind: str, entry: 
         torch.cuda.reset_peak_memory_stats()
     t0, sys0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
     # val_every beyond the run: validate once at the end only (needed to pick the best state)
-    summary = train(cfg, data_sets()[0], data_sets()[1], _tmp_path(), progress=False, log=lambda s: None, **upstream)
+    summary = train(cfg, *sets, _tmp_path(), progress=False, log=lambda s: None, **upstream)
     wall = time.perf_counter() - t0
     sys_share = (resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys0) / (wall * torch.get_num_threads())
     mem = f"{torch.cuda.max_memory_allocated() / 2**30:.2f}G" if args.device.startswith("cuda") else "-"
@@ -143,16 +144,6 @@ def _row(args: argparse.Namespace, params: dict, config: str, kind: str, entry: 
           f"{100 * sys_share:7.1f}% {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:8.2f}G{ratio}",
           flush=True)
     return speed
-
-
-_DATA: list[TensorSet] = []
-
-
-def data_sets() -> list[TensorSet]:
-    """The random training and validation sets, made once per process."""
-    if not _DATA:
-        _DATA.extend([fake_set(256, 0, video=True), fake_set(4, 1, video=True)])
-    return _DATA
 
 
 def _allocator_compare(args: argparse.Namespace) -> None:

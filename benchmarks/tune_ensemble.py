@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_repro import cpu_model  # noqa: E402  (the benchmarks' one lscpu reader)
 from seldlib.metrics import collect_csvs, read_seld_csv, score  # noqa: E402
 from stages import ensemble as ensemble_stage  # noqa: E402
-from stages import infer as infer_stage  # noqa: E402
-from tune_postprocess import _quiet, validation_references  # noqa: E402  (same validation plumbing)
+from tune_postprocess import _quiet, infer_on_validation, validation_references  # noqa: E402  (same plumbing)
 
 GRID = {
     "threshold": [0.2, 0.25, 0.3, 0.35, 0.4, 0.5],
@@ -49,14 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        feats = tmp / "features"  # the validation stores under the names the infer stage reads
-        feats.mkdir()
-        for src, dst in (("val.h5", "test.h5"), ("video_val.h5", "video_test.h5"), ("standardizer.npz", "standardizer.npz")):
-            (feats / dst).symlink_to(Path("data/features", src).resolve())
-        outputs = tmp / "outputs"
-        for member in sorted({m for section in args.sections for m in params[section]["members"]}):
-            _quiet(infer_stage.main, ["--model", member, "--params", "features.standardize", "--features", str(feats),
-                                      "--out", str(outputs)])
+        outputs = infer_on_validation(tmp, sorted({m for section in args.sections for m in params[section]["members"]}))
         refs = None
         for section in args.sections:
             rows = []

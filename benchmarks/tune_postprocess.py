@@ -66,6 +66,20 @@ def validation_references(dataset: Path, names: list[str]) -> dict:
     return refs
 
 
+def infer_on_validation(tmp: Path, members) -> Path:
+    """Run the ``infer`` stage for every entry of ``members`` on the validation stores (linked under the
+    test names the stage reads, in ``tmp``); returns the folder of their outputs."""
+    feats = tmp / "features"
+    feats.mkdir()
+    for src, dst in (("val.h5", "test.h5"), ("video_val.h5", "video_test.h5"), ("standardizer.npz", "standardizer.npz")):
+        (feats / dst).symlink_to(Path("data/features", src).resolve())
+    outputs = tmp / "outputs"
+    for member in members:
+        _quiet(infer_stage.main, ["--model", member, "--params", "features.standardize", "--features", str(feats),
+                                  "--out", str(outputs)])
+    return outputs
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--step", default="people", help="the detector whose refinement step is tuned")
@@ -77,15 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        # the validation stores under the names the infer stage reads
-        feats = tmp / "features"
-        feats.mkdir()
-        for src, dst in (("val.h5", "test.h5"), ("video_val.h5", "video_test.h5"), ("standardizer.npz", "standardizer.npz")):
-            (feats / dst).symlink_to(Path("data/features", src).resolve())
-        outputs = tmp / "outputs"
-        for member in members:
-            _quiet(infer_stage.main, ["--model", member, "--params", "features.standardize", "--features", str(feats),
-                                      "--out", str(outputs)])
+        outputs = infer_on_validation(tmp, members)
         fused = tmp / "fused.h5"
         _quiet(ensemble_stage.main, ["--section", "ensemble_av", "--params", "ensemble_av", "--outputs", str(outputs),
                                      "--out", str(tmp / "ensemble_av"), "--fused", str(fused)])
