@@ -642,7 +642,6 @@ class GroundingDinoDetector:
         device: str | torch.device = "cpu",
     ) -> None:
         self.name = str(name)
-        self.device = _resolve_device(device)
         self.box_threshold, self.text_threshold = float(box_threshold), float(text_threshold)
         self.batch_size = max(1, int(batch_size))
         self.weights: Path | None = None
@@ -664,6 +663,7 @@ class GroundingDinoDetector:
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 raise SeldInputError(folder, f"cannot load Grounding DINO ({first})") from None
             self.weights = folder
+        self.device = _resolve_device(device)  # after the weights check: a skipped detector never imports torch
         self.model = model.eval().to(self.device)
         self.processor = processor
         self._set_prompts(DEFAULT_PROMPTS if prompts is None else prompts)
@@ -827,14 +827,14 @@ def key_frame_times(key_fps: float, clip_seconds: float = CLIP_SECONDS) -> np.nd
 def detect_clips(detector, videos: dict[str, Path], key_fps: float, progress: bool = True) -> DetectionStore:
     """Run ``detector`` on the key frames of every clip ``{name: mp4 path}`` (5-s clips; any resolution).
 
-    Key frame ``k`` is the decoded frame nearest ``k / key_fps`` s (``seldlib.visual.decode_frames``);
+    Key frame ``k`` is the decoded frame nearest ``k / key_fps`` s (``seldlib.media.decode_frames``);
     the next clip is decoded in a thread while the detector works.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
-    from seldlib.visual import decode_frames
+    from seldlib.media import decode_frames
 
     times = key_frame_times(key_fps)
     names = sorted(videos)

@@ -1,7 +1,8 @@
-"""Running a trained model over feature batches and decoding its outputs into events.
+"""Running a trained model over feature batches: frame-wise output arrays per kind.
 
-Every system (single model, baseline, ensemble) is decoded by the functions here so that all rows of
-a results table are scored by the same code.
+The arrays are stored by ``seldlib.outputs`` and decoded into events by ``seldlib.predictions.decode_system``
+for every system (single model, baseline, ensemble), so that all rows of a results table are scored by
+the same code.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import torch
 from torch import Tensor, nn
-
 
 from seldlib.kinds import KindSpec, get_kind
 
@@ -59,42 +59,3 @@ def predict_arrays(
     if not len(features):
         return {k: np.zeros((0,), np.float32) for k in keys}
     return {k: np.concatenate(v) for k, v in chunks.items()}
-
-
-def write_outputs_h5(path, names: list[str], arrays: dict[str, np.ndarray], attrs: dict | None = None) -> None:
-    """Store frame-wise outputs ``{key: (N, 50, ...)}`` with clip ``names``, deterministically (no timestamps)."""
-    import json
-
-    import h5py
-
-    from seldlib.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", track_order=True) as h5:
-            h5.create_dataset("names", data=np.array(names, dtype=h5py.string_dtype()), track_times=False)
-            for key in sorted(arrays):
-                h5.create_dataset(key, data=np.asarray(arrays[key], np.float32), track_times=False)
-            h5.attrs["meta"] = json.dumps(attrs or {}, sort_keys=True)
-
-
-def read_outputs_h5(path) -> tuple[list[str], dict[str, np.ndarray], dict]:
-    """Inverse of :func:`write_outputs_h5`; a missing file, or one without its model's kind, is a
-    ``SeldInputError`` naming it."""
-    import json
-    from pathlib import Path
-
-    import h5py
-
-    from seldlib.errors import SeldInputError
-
-    path = Path(path)
-    if not path.is_file():
-        raise SeldInputError(path, "model output file not found (run the infer stage for this model)")
-    with h5py.File(path, "r") as h5:
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in h5["names"][()]]
-        arrays = {k: h5[k][()] for k in h5.keys() if k != "names"}
-        meta = json.loads(h5.attrs.get("meta", "{}"))
-    for key in ("kind", "threshold", "default_distance_m"):
-        if key not in meta:
-            raise SeldInputError(path, f"model outputs lack {key!r} in their meta (written by an older version?)")
-    return names, arrays, meta

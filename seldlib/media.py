@@ -3,10 +3,11 @@
 ``seld`` reads a user's video here: :func:`probe_media` checks the streams from the container header,
 :func:`read_audio_track` decodes the whole audio track to float32 ``(channels, samples)`` at the file's
 own rate (resampling is ``seldlib.audio.resample_audio``'s job), and :func:`iter_label_frames` streams one
-RGB frame per 100-ms label frame with the rule of ``seldlib.visual.decode_frames`` (the decoded frame
-whose presentation time is nearest the label frame's start ``t * 0.1 s``, measured from the first
-decoded frame; ties go to the earlier frame) without holding the video in memory. :func:`write_video`
-encodes frames (H.264) and optionally a stereo audio track (AAC) atomically.
+RGB frame per 100-ms label frame (the decoded frame whose presentation time is nearest the label frame's
+start ``t * 0.1 s``, measured from the first decoded frame; ties go to the earlier frame) without holding
+the video in memory. :func:`decode_frames` is the same picking for one dataset clip, as an array, and
+refuses a clip too short for its label frames (the video feature stores and the detectors read clips
+with it). :func:`write_video` encodes frames (H.264) and optionally a stereo audio track (AAC) atomically.
 
 Every problem with an input file is a :class:`~seldlib.errors.SeldInputError` naming it.
 """
@@ -21,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from seldlib.constants import LABEL_HOP_SECONDS
+from seldlib.constants import LABEL_HOP_SECONDS, N_LABEL_FRAMES
 from seldlib.errors import SeldInputError
 
-__all__ = ["MediaInfo", "probe_media", "read_audio_track", "iter_label_frames", "write_video"]
+__all__ = ["MediaInfo", "FrameStats", "probe_media", "read_audio_track", "iter_label_frames", "decode_frames", "write_video"]
 
 # PyAV sample formats (packed and planar share the name without / with a trailing "p") -> full scale.
 _INT_SCALE = {"s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
@@ -167,15 +168,35 @@ def frame_time(frame, index: int, rate: Fraction | None, path: Path) -> Fraction
     raise SeldInputError(path, "frames carry no timestamps and the stream has no frame rate")
 
 
-def iter_label_frames(path: str | Path, n_frames: int, hop_s: float = LABEL_HOP_SECONDS
-                      ) -> Iterator[tuple[np.ndarray, float]]:
+@dataclass
+class FrameStats:
+    """What :func:`iter_label_frames` saw of a video stream, filled in as it decodes.
+
+    ``decoded``: frames decoded; ``last_time``: the last one's time in seconds from the first (exact);
+    ``rate``: the stream's stated frame rate (``None`` when the header gives none).
+    """
+
+    decoded: int = 0
+    last_time: Fraction = Fraction(0)
+    rate: Fraction | None = None
+
+    def period(self) -> Fraction | None:
+        """One frame period in seconds: from the stated rate, else the mean spacing of the decoded frames."""
+        if self.rate:
+            return 1 / self.rate
+        return self.last_time / (self.decoded - 1) if self.decoded > 1 and self.last_time > 0 else None
+
+
+def iter_label_frames(path: str | Path, n_frames: int, hop_s: float = LABEL_HOP_SECONDS,
+                      stats: FrameStats | None = None) -> Iterator[tuple[np.ndarray, float]]:
     """Stream ``n_frames`` RGB frames, one per label frame: ``(uint8 (H, W, 3), offset_s)`` in order.
 
     Frame ``t`` is the decoded frame nearest ``t * hop_s`` (seconds from the first decoded frame; ties go
-    to the earlier frame), as :func:`seldlib.visual.decode_frames` picks them; ``offset_s`` is
-    ``|its time - t * hop_s|``. Label frames after the video's end get its last frame (with the growing
-    offset), so a video slightly shorter than its audio still covers every label frame. Every frame is
-    converted at the first frame's size. Only two decoded frames are held at a time.
+    to the earlier frame); ``offset_s`` is ``|its time - t * hop_s|``. Label frames after the video's end
+    get its last frame (with the growing offset), so a video slightly shorter than its audio still covers
+    every label frame. Every frame is converted at the first frame's size, once however many label
+    frames pick it (so the arrays are read-only). Only two decoded frames are held at a time, and decoding stops at the last label
+    frame's picture. ``stats``, if given, is filled in as frames are decoded.
 
     Raises :class:`SeldInputError` naming the file when it cannot be opened or decoded, has no video
     stream or no decodable frame.
@@ -185,29 +206,35 @@ def iter_label_frames(path: str | Path, n_frames: int, hop_s: float = LABEL_HOP_
     path = Path(path)
     if n_frames <= 0:
         return
+    stats = stats if stats is not None else FrameStats()
     hop = Fraction(str(hop_s))  # exact, so 30 fps frames land exactly on label times
     with _open(path) as container:
         if not container.streams.video:
             raise SeldInputError(path, "contains no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = stream_rate(stream)
+        stats.rate = rate = stream_rate(stream)
         size: tuple[int, int] | None = None
+        converted: tuple = (None, None)  # (frame, its RGB array): a frame picked twice is converted once
 
         def rgb(frame) -> np.ndarray:
-            return frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+            nonlocal converted
+            if converted[0] is not frame:
+                img = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+                img.flags.writeable = False  # may be yielded for several label frames: never drawn on in place
+                converted = (frame, img)
+            return converted[1]
 
         k = 0  # next label frame to emit
         prev = None  # (time, frame) of the last decoded frame
-        n_found = 0
         origin: Fraction | None = None
         try:
             for frame in container.decode(stream):
-                time = frame_time(frame, n_found, rate, path)
+                time = frame_time(frame, stats.decoded, rate, path)
                 if origin is None:
                     origin, size = time, (int(frame.width), int(frame.height))
                 time -= origin
-                n_found += 1
+                stats.decoded += 1
+                stats.last_time = time
                 # every label time up to this frame's time lies between the previous frame and this one
                 while k < n_frames and k * hop <= time:
                     target = k * hop
@@ -223,13 +250,41 @@ def iter_label_frames(path: str | Path, n_frames: int, hop_s: float = LABEL_HOP_
             raise
         except (av.FFmpegError, OSError, ValueError) as err:
             raise SeldInputError(path, f"cannot decode the video ({type(err).__name__}: {err}); "
-                                       f"{n_found} frames read") from None
+                                       f"{stats.decoded} frames read") from None
         if prev is None:
             raise SeldInputError(path, "no decodable video frames (0 frames found)")
-        last = rgb(prev[1])
         while k < n_frames:  # the video ended before the audio: hold its last picture
-            yield last, float(k * hop - prev[0])
+            yield rgb(prev[1]), float(k * hop - prev[0])
             k += 1
+
+
+def decode_frames(path: str | Path, n_label_frames: int = N_LABEL_FRAMES, hop_s: float = LABEL_HOP_SECONDS) -> np.ndarray:
+    """Decode one RGB frame per label frame: ``uint8 (n_label_frames, H, W, 3)`` at the file's resolution.
+
+    For label frame ``t`` the decoded frame whose presentation time is nearest ``t * hop_s`` (the label
+    frame's *start*, as the baseline's every-3rd-frame-from-0 rule at 30 fps) is taken; ties go to the
+    earlier frame. Times are exact fractions (pts x time_base) measured from the first decoded frame, so a
+    30 fps file gives frames 0, 3, 6, ... and a 29.97 fps file gives ``round(t * 2.997)``. The picking is
+    :func:`seldlib.media.iter_label_frames`'s, one pass over the frames in presentation order.
+
+    A label time with no frame within one frame period (a video shorter than ``(n-1) * hop_s``) or an
+    unreadable file raises :class:`SeldInputError` naming the file and how many frames were found.
+    """
+    path = Path(path)
+    if n_label_frames <= 0 or hop_s <= 0:
+        raise ValueError("n_label_frames and hop_s must be positive")
+    stats = FrameStats()
+    picked = list(iter_label_frames(path, n_label_frames, hop_s, stats=stats))
+    period = float(stats.period() or Fraction(str(hop_s)))
+    for t, (_, offset) in enumerate(picked):
+        if offset > period:
+            fps = f"{float(stats.rate):.3f} fps" if stats.rate else "unknown fps"
+            raise SeldInputError(
+                path,
+                f"video too short: {stats.decoded} frames found (last at {float(stats.last_time):.3f} s, {fps}), "
+                f"but {n_label_frames} label frames need a frame at {t * hop_s:.2f} s",
+            )
+    return np.stack([img for img, _ in picked])
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,

@@ -27,7 +27,7 @@ then combined into the requested system and decoded with the SED threshold:
   A SELDnet checkpoint (multi-ACCDOA, with or without video) cannot be combined with others.
 
 Audio-visual (Track B) checkpoints need a video: the video features of each window are computed from
-its 50 frames (the frame nearest each 0.1·k s, as ``seldlib.visual.decode_frames`` picks them) with the
+its 50 frames (the frame nearest each 0.1·k s, as ``seldlib.media.decode_frames`` picks them) with the
 extractor settings the checkpoint records (``meta["features"]["video"]``: weights, resolution,
 full_fov, seed, bf16; ``--video-store`` reads them from the training video store instead), and the
 on-screen flag is the fused on-screen posterior thresholded at the value tuned at training

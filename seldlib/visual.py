@@ -1,4 +1,4 @@
-"""Video features for the audio-visual track: frame picking, ResNet-50 7x7 maps, and their HDF5 store.
+"""Video features for the audio-visual track: ResNet-50 7x7 maps of the picked frames, and their HDF5 store.
 
 Recipe (DCASE2025 baseline, ``utils.extract_resnet_features``): one frame per 100-ms label frame,
 torchvision ResNet-50 (``IMAGENET1K_V2``) cut after ``layer4`` -> ``(2048, 7, 7)``, then the mean over the
@@ -6,8 +6,9 @@ torchvision ResNet-50 (``IMAGENET1K_V2``) cut after ``layer4`` -> ``(2048, 7, 7)
 
 Differences from the baseline, all deliberate:
 
-* Frames are picked by timestamp (nearest to the label-frame *start* ``t * 0.1 s``), so 29.97 fps and
-  30 fps both work; the baseline assumes 30 fps and keeps every 3rd frame from frame 0 (times 0, 0.1, ...).
+* Frames are picked by timestamp (nearest to the label-frame *start* ``t * 0.1 s``,
+  :func:`seldlib.media.decode_frames`), so 29.97 fps and 30 fps both work; the baseline assumes 30 fps
+  and keeps every 3rd frame from frame 0 (times 0, 0.1, ...).
 * ``full_fov=True`` (default) resizes the whole 640x360 frame to 224x224, so the 7x7 grid spans the full
   +-50 deg field of view. The baseline's path (cv2 resize to 360x180, then the weights' preset: shorter side
   to 232, centre crop 224) only sees the central ~48 % of the width (about +-30 deg); it is kept as
@@ -29,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
-from fractions import Fraction
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -46,6 +46,7 @@ from seldlib.atomic import atomic_path
 from seldlib.device import bf16_supported
 from seldlib.constants import LABEL_HOP_SECONDS, N_LABEL_FRAMES
 from seldlib.errors import SeldInputError
+from seldlib.media import decode_frames
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -59,83 +60,6 @@ PRESET_RESIZE = 232
 
 FORMAT_VERSION = 1
 _STR = h5py.string_dtype("utf-8")
-
-
-# --------------------------------------------------------------------------------------------
-# Decoding
-# --------------------------------------------------------------------------------------------
-
-def decode_frames(path: str | Path, n_label_frames: int = N_LABEL_FRAMES, hop_s: float = LABEL_HOP_SECONDS) -> np.ndarray:
-    """Decode one RGB frame per label frame: ``uint8 (n_label_frames, H, W, 3)`` at the file's resolution.
-
-    For label frame ``t`` the decoded frame whose presentation time is nearest ``t * hop_s`` (the label
-    frame's *start*, as the baseline's every-3rd-frame-from-0 rule at 30 fps) is taken; ties go to the
-    earlier frame. Times are exact fractions (pts x time_base) measured from the first decoded frame, so a
-    30 fps file gives frames 0, 3, 6, ... and a 29.97 fps file gives ``round(t * 2.997)``.
-
-    A label time with no frame within one frame period (a video shorter than ``(n-1) * hop_s``) or an
-    unreadable file raises :class:`SeldInputError` naming the file and how many frames were found.
-    """
-    import av  # deferred: the extractor and the stores do not need PyAV
-
-    from seldlib.media import frame_time, stream_rate
-
-    path = Path(path)
-    if not path.is_file():
-        raise SeldInputError(path, "video file not found")
-    if n_label_frames <= 0 or hop_s <= 0:
-        raise ValueError("n_label_frames and hop_s must be positive")
-    hop = Fraction(str(hop_s))  # 0.1 -> exactly 1/10, so 30 fps frames land exactly on label times
-    targets = [t * hop for t in range(n_label_frames)]
-    best_dist: list[Fraction | None] = [None] * n_label_frames
-    # the decoded frames picked so far, converted to RGB only once the picks are final: every frame is
-    # provisionally nearest to the targets still ahead of it, and converting each costs ~1 ms
-    best_frame: list = [None] * n_label_frames
-    n_found = 0
-    origin: Fraction | None = None
-    last_time = Fraction(0)
-    rate: Fraction | None = None
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise SeldInputError(path, "contains no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            rate = stream_rate(stream)
-            for frame in container.decode(stream):
-                time = frame_time(frame, n_found, rate, path)
-                if origin is None:
-                    origin = time
-                time -= origin
-                last_time = max(last_time, time)
-                n_found += 1
-                for t, target in enumerate(targets):
-                    dist = abs(time - target)
-                    if best_dist[t] is None or dist < best_dist[t]:
-                        best_dist[t], best_frame[t] = dist, frame
-    except SeldInputError:
-        raise
-    except (av.FFmpegError, OSError, ValueError) as err:
-        raise SeldInputError(path, f"cannot decode video ({type(err).__name__}: {err}); {n_found} frames read") from None
-
-    if n_found == 0:
-        raise SeldInputError(path, "no decodable video frames (0 frames found)")
-    if not rate:  # fall back to the mean spacing of the timestamps
-        rate = Fraction(n_found - 1) / last_time if n_found > 1 and last_time > 0 else None
-    period = 1 / rate if rate else hop
-    for t, dist in enumerate(best_dist):
-        if dist is None or dist > period:
-            fps = f"{float(rate):.3f} fps" if rate else "unknown fps"
-            raise SeldInputError(
-                path,
-                f"video too short: {n_found} frames found (last at {float(last_time):.3f} s, {fps}), "
-                f"but {n_label_frames} label frames need a frame at {float(targets[t]):.2f} s",
-            )
-    rgb: dict[int, np.ndarray] = {}  # a frame picked for several label frames is converted once
-    for frame in best_frame:
-        if id(frame) not in rgb:
-            rgb[id(frame)] = frame.to_ndarray(format="rgb24")
-    return np.stack([rgb[id(frame)] for frame in best_frame])
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ member's outputs are ``<member>.h5`` in whichever ``--outputs`` folder holds it.
 predict on-screen posteriors the fused ``onscreen`` is thresholded at the section's
 ``onscreen_threshold`` (null: the members' tuned thresholds, averaged with the on-screen weights) and
 events beyond half the camera's field of view are off-screen. ``--fused`` also writes the fused arrays
-(``seldlib.inference.write_outputs_h5``, the input of ``stages.postprocess``); the CSVs are then
+(``seldlib.outputs.write_outputs_h5``, the input of ``stages.postprocess``); the CSVs are then
 decoded from exactly the stored (float32) arrays, so that a post-processing step that changes nothing
 decodes to the same CSVs.
 """
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from seldlib.constants import VIDEO_HFOV_DEG
     from seldlib.ensemble import fuse_outputs, onscreen_members
-    from seldlib.inference import read_outputs_h5, write_outputs_h5
+    from seldlib.outputs import read_outputs_h5, write_outputs_h5
     from seldlib.predictions import write_prediction_dir
 
     section = args.section

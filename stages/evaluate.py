@@ -76,7 +76,7 @@ def write_singles(systems: list[str], outputs_dir: Path, singles_dir: Path, dire
     """
     from seldlib.atomic import atomic_path
     from seldlib.ensemble import single_outputs
-    from seldlib.inference import read_outputs_h5
+    from seldlib.outputs import read_outputs_h5
     from seldlib.kinds import get_kind
     from seldlib.predictions import write_prediction_dir
 
@@ -120,7 +120,7 @@ HUMAN_CLASSES = (0, 1, 2, 4, 6)
 
 def ensemble_av_info(fused: Path) -> dict:
     """The audio-visual ensemble's row: thresholds from its fused arrays' meta."""
-    from seldlib.inference import read_outputs_h5
+    from seldlib.outputs import read_outputs_h5
     from seldlib.kinds import AV_ENSEMBLE_PAPER
 
     _, _, meta = read_outputs_h5(fused)
@@ -187,7 +187,7 @@ def plot_clip_detections(video: Path, store: DetectionStore, ref: EventTable, pr
     import numpy as np
 
     from seldlib.report import plot_detection_frames
-    from seldlib.visual import decode_frames
+    from seldlib.media import decode_frames
 
     frames = decode_frames(video)  # (50, H, W, 3): one per label frame
     picks = np.array([5, 15, 25, 35, 45])  # 0.5 s, 1.5 s, ... : key frames of a 2 fps detector

@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from seldlib.checkpoint import load_checkpoint
     from seldlib.device import resolve_device
-    from seldlib.inference import predict_arrays, write_outputs_h5
+    from seldlib.inference import predict_arrays
+    from seldlib.outputs import write_outputs_h5
     from seldlib.kinds import get_kind
     from seldlib.silence import mute_silent_frames
     from seldlib.standardizer import Standardizer

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from seldlib.atomic import atomic_path, write_json_atomic
     from seldlib.constants import CLASS_NAMES, VIDEO_HFOV_DEG
     from seldlib.detection import read_detection_store
-    from seldlib.inference import read_outputs_h5
+    from seldlib.outputs import read_outputs_h5
     from seldlib.postprocess import RefineConfig, refine
     from seldlib.predictions import write_prediction_dir
 

@@ -23,7 +23,7 @@ import yaml
 from seldlib.detection import read_detection_store
 from seldlib.media import write_video
 from seldlib.metadata import read_metadata_csv
-from seldlib.visual import decode_frames
+from seldlib.media import decode_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MODEL = {"preset": "small", "resnet_channels": [4, 4, 4, 4], "d_model": 16, "n_heads": 2, "n_blocks": 1,

@@ -214,7 +214,7 @@ postprocess:
 
 def _project(root: Path) -> None:
     """Two clips. a: female speech (class 0) in frames 0-9; b: male speech (class 1) in frames 0-9."""
-    from seldlib.inference import write_outputs_h5
+    from seldlib.outputs import write_outputs_h5
 
     names = ["a", "b"]
 
@@ -259,7 +259,7 @@ def _rows(folder: Path, name: str) -> list[str]:
 
 
 def test_av_ensemble_and_postprocess_stages(tmp_path, capsys):
-    from seldlib.inference import read_outputs_h5
+    from seldlib.outputs import read_outputs_h5
     from stages import ensemble, postprocess
 
     _project(tmp_path)

@@ -19,13 +19,13 @@ from seldlib.checkpoint import save_checkpoint
 from seldlib.constants import CLASS_NAMES, N_CLASSES
 from seldlib.errors import SeldInputError
 from seldlib.featstore import video_store_attrs
-from seldlib.media import iter_label_frames, probe_media, read_audio_track
+from seldlib.media import decode_frames, iter_label_frames, probe_media, read_audio_track
 from seldlib.metadata import read_metadata_csv
 from seldlib.models import build_model
 from seldlib.metadata import EventTable
 from seldlib.predict import (System, azimuth_column, draw_events, load_system, main, predict_file, predict_wave,
                              read_input_audio, video_features, write_annotated_video)
-from seldlib.visual import ResNetFeatureExtractor, decode_frames, write_video_store
+from seldlib.visual import ResNetFeatureExtractor, write_video_store
 
 SR = 24_000
 FEATURES = {"n_fft": 1024, "hop": 480, "win": 960, "n_mels": 64, "fmin": 0.0, "fmax": 12000.0, "top_db": 80.0,
@@ -139,6 +139,16 @@ def test_label_frames_are_the_nearest_pictures_ties_to_the_earlier(tmp_path):
     assert max(off for _, off in frames) == pytest.approx(0.02)  # half a 25-fps period
     # the same pictures, bit for bit, as the training stores' decoder picks
     np.testing.assert_array_equal(np.stack([img for img, _ in frames]), decode_frames(path, N_FRAMES))
+
+
+def test_a_picture_picked_for_several_label_frames_is_converted_once(tmp_path):
+    # 5 fps: picture k at 0.2 k s is the nearest for label frames 2k (exact) and 2k + 1 (a tie, which goes
+    # to the earlier picture), so every picture serves two label frames
+    path = _encode(tmp_path / "v5.mp4", (_code_frame(k) for k in range(10)), fps=5)
+    frames = [img for img, _ in iter_label_frames(path, 20)]
+    assert [_read_code(img) for img in frames] == [t // 2 for t in range(20)]
+    assert all(frames[2 * k] is frames[2 * k + 1] for k in range(10))
+    assert not any(img.flags.writeable for img in frames)  # shared, so nobody may draw on one in place
 
 
 def test_frames_past_the_end_hold_the_last_picture(coded_mp4):

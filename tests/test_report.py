@@ -21,7 +21,7 @@ if str(REPO) not in sys.path:
 
 from seldlib.atomic import OUTPUT_MARKER, write_json_atomic  # noqa: E402
 from seldlib.errors import SeldInputError  # noqa: E402
-from seldlib.inference import read_outputs_h5, write_outputs_h5  # noqa: E402
+from seldlib.outputs import read_outputs_h5, write_outputs_h5  # noqa: E402
 from seldlib.metadata import EventTable  # noqa: E402
 from seldlib.metrics import score  # noqa: E402
 from seldlib import report  # noqa: E402

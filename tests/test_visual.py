@@ -16,12 +16,12 @@ import yaml
 
 from seldlib.config import read_params
 from seldlib.errors import SeldInputError
+from seldlib.media import decode_frames
 from seldlib.paramcheck import schema
 from seldlib.synth.video import VideoTrack, project, render_frames, render_video, rgb_to_yuv420
 from seldlib.visual import (
     RESOLUTIONS,
     ResNetFeatureExtractor,
-    decode_frames,
     grid_weights,
     imagenet_weights_path,
     preprocess_full_fov,
@@ -71,7 +71,7 @@ def extractor() -> ResNetFeatureExtractor:
 
 
 # ---------------------------------------------------------------------------------------------
-# Decoding
+# Decoding (seldlib.media.decode_frames: the frames the stores are computed from)
 # ---------------------------------------------------------------------------------------------
 
 def test_decode_30fps_takes_every_third_frame(tmp_path):
