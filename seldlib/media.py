@@ -25,7 +25,8 @@ import numpy as np
 from seldlib.constants import LABEL_HOP_SECONDS, N_LABEL_FRAMES
 from seldlib.errors import SeldInputError
 
-__all__ = ["MediaInfo", "FrameStats", "probe_media", "read_audio_track", "iter_label_frames", "decode_frames", "write_video"]
+__all__ = ["MediaInfo", "FrameStats", "probe_media", "read_audio_track", "iter_label_frames", "decode_frames",
+           "write_video"]
 
 # PyAV sample formats (packed and planar share the name without / with a trailing "p") -> full scale.
 _INT_SCALE = {"s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}

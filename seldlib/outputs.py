@@ -1,8 +1,8 @@
 """The model output store: one system's frame-wise output arrays for a set of clips, in HDF5.
 
-The infer stages write it (``data/outputs/<model>.h5``, ``data/outputs_av/<model>.h5``), the ensembles and the post-processing
-read and write it, and the evaluation reads it. It needs neither torch nor a model, so the stages that
-only fuse, refine or score outputs start without importing torch.
+The infer stages write it (``data/outputs/<model>.h5``, ``data/outputs_av/<model>.h5``), the ensembles
+and the post-processing read and write it, and the evaluation reads it. It needs neither torch nor a
+model, so the stages that only fuse, refine or score outputs start without importing torch.
 """
 
 from __future__ import annotations

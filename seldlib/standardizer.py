@@ -6,22 +6,19 @@ training, inference and ``seld``.
 from __future__ import annotations
 
 import io
-import sys
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import numpy as np
+import torch
 
 from seldlib.atomic import atomic_path
 from seldlib.errors import SeldInputError
 
-if TYPE_CHECKING:  # torch only where tensors are standardised: the fitting stage never imports it
-    import torch
-
-    Array = TypeVar("Array", np.ndarray, torch.Tensor)
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 
 @dataclass(frozen=True)
@@ -134,8 +131,7 @@ class Standardizer:
                              "(need (..., channels, T, mels))")
         mean = self.mean[:, None, :].astype(np.float32)  # (channels, 1, mels) broadcasts over T
         std = self.std[:, None, :].astype(np.float32)
-        torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
-        if torch is not None and isinstance(features, torch.Tensor):
+        if isinstance(features, torch.Tensor):
             x = features.float()
             return (x - torch.from_numpy(mean).to(x.device)) / torch.from_numpy(std).to(x.device)
         return (np.asarray(features, np.float32) - mean) / std

@@ -54,7 +54,8 @@ class ResNetConformerConfig:
         in_channels: input feature channels (2 stereo log-mel channels).
         n_mels: mel bins; must be divisible by ``prod(freq_pools)``.
         resnet_channels: channels of ResNet layers 1–4 (2 BasicBlocks each).
-        freq_pools: frequency-only max-pool factors after layers 1, 2 and 3.
+        freq_pools: frequency max-pool factors after layers 1, 2 and 3 (the first also pools
+            ``trunk_time_pool`` frames over time).
         embed_channels: output channels of the 1×1 conv after layer 4.
         d_model, n_heads, dim_head, ff_mult, conv_expansion, conv_kernel, max_rel_pos: Conformer settings.
         n_blocks: number of Conformer blocks.
@@ -63,7 +64,6 @@ class ResNetConformerConfig:
         time_pool: feature frames per label frame (5: 20 ms → 100 ms).
         trunk_time_pool: the share of ``time_pool`` taken inside the ResNet, with the first frequency pool
             (1: the paper's "nopool" trunk; 5: the trunk ends at the label rate); must divide ``time_pool``.
-        time_pool: MaxPool1d kernel (= stride) over time after the Conformer.
         n_classes: sound event classes.
         head_hidden: hidden width of every output head.
         output: "sed_doa" | "sed_sde" | "sed_sce".
