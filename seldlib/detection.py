@@ -296,14 +296,6 @@ def verify_sha256sums(directory: str | Path) -> str | None:
     return _sha256(sums)
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    import torch
-
-    from seldlib.device import resolve_device
-
-    return device if isinstance(device, torch.device) else resolve_device(str(device))
-
-
 # --------------------------------------------------------------------------------------------
 # Haar cascade faces (OpenCV)
 # --------------------------------------------------------------------------------------------
@@ -514,8 +506,10 @@ class KeypointRcnnDetector:
     ) -> None:
         import torch
 
+        from seldlib.device import resolve_device
+
         self.name = str(name)
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.score_threshold, self.keypoint_threshold = float(score_threshold), float(keypoint_threshold)
         self.batch_size = max(1, int(batch_size))
         self.weights: Path | None = None
@@ -663,7 +657,9 @@ class GroundingDinoDetector:
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 raise SeldInputError(folder, f"cannot load Grounding DINO ({first})") from None
             self.weights = folder
-        self.device = _resolve_device(device)  # after the weights check: a skipped detector never imports torch
+        from seldlib.device import resolve_device  # after the weights check: a skipped detector never imports torch
+
+        self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
         self.processor = processor
         self._set_prompts(DEFAULT_PROMPTS if prompts is None else prompts)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import torch
 
 
-def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+def resolve_device(name: str | torch.device, local_rank: int | None = None) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; an explicit ``"cuda[:N]"`` without CUDA is an error.
+    A ``torch.device`` is taken as its name (``"cuda:1"``), so it is checked the same way.
 
     ``local_rank``: this process's index on its node under ``torchrun``; a GPU device then becomes
     ``cuda:<local_rank>`` (one GPU per process), and naming a GPU index is an error.
     """
+    name = str(name)
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     elif name.startswith("cuda") and not torch.cuda.is_available():

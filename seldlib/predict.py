@@ -737,11 +737,31 @@ def _merge_detections(parts: list, times: np.ndarray):
         np.concatenate([p.azimuth for p in parts]), parts[0].width, parts[0].height, keypoints)
 
 
-def build_refiner(detector: str, key_fps: float = 2.0, refine_args: dict[str, float] | None = None,
-                  device: str | torch.device = "cpu") -> VisualRefiner:
-    """A :class:`VisualRefiner` for ``detector`` (a ``seldlib.detection`` kind with its default
-    arguments, e.g. ``"haar"``: OpenCV's bundled frontal-face cascade), with the refinement parameters
-    :data:`DEFAULT_REFINE` updated by ``refine_args`` (``hold_s`` defaults to half the key-frame interval)."""
+def pipeline_refine_settings(params: str | Path, entry: str) -> tuple[dict, dict[str, float], float]:
+    """``(detector entry, refinement parameters, key frames per second)`` of detector ``entry`` in a
+    pipeline's params file: ``detect.detectors.<entry>``, ``postprocess.<entry>`` (empty when the
+    pipeline does not refine with it) and ``detect.key_fps`` -- what ``stages.detect`` and
+    ``stages.postprocess`` use, so that ``seld`` refines a video as ``dvc repro`` did. A relative
+    ``weights`` path is taken from the params file's folder, where the pipeline runs."""
+    from seldlib.config import read_params
+
+    p = read_params(["detect.key_fps", "detect.detectors", "postprocess"], params)
+    detectors = p["detect.detectors"]
+    if entry not in detectors:
+        raise SeldInputError(params, f"detect.detectors has no entry {entry!r} (it has {', '.join(detectors)})")
+    spec = dict(detectors[entry])
+    if spec.get("weights") is not None and not Path(spec["weights"]).is_absolute():
+        spec["weights"] = str(Path(params).parent / spec["weights"])
+    return spec, dict(p["postprocess"].get(entry) or {}), float(p["detect.key_fps"])
+
+
+def build_refiner(detector: str | dict, key_fps: float = 2.0, refine_args: dict[str, float] | None = None,
+                  device: str | torch.device = "cpu", name: str | None = None) -> VisualRefiner:
+    """A :class:`VisualRefiner` for ``detector``: a ``seldlib.detection`` kind with its default arguments
+    (e.g. ``"haar"``: OpenCV's bundled frontal-face cascade) or a whole ``detect.detectors`` entry
+    (``{"kind": "haar", "min_neighbors": 3, ...}``, :func:`pipeline_refine_settings`), with the
+    refinement parameters :data:`DEFAULT_REFINE` updated by ``refine_args`` (``hold_s`` defaults to half
+    the key-frame interval)."""
     from seldlib.detection import build_detector
     from seldlib.postprocess import RefineConfig
 
@@ -752,7 +772,9 @@ def build_refiner(detector: str, key_fps: float = 2.0, refine_args: dict[str, fl
         cfg = RefineConfig.from_mapping(values)
     except ValueError as err:
         raise SeldInputError(None, f"--refine: {err}") from None
-    return VisualRefiner(build_detector({"kind": detector}, device=str(device), name=detector), cfg, key_fps)
+    spec = {"kind": detector} if isinstance(detector, str) else dict(detector)
+    name = name or spec["kind"]
+    return VisualRefiner(build_detector(spec, device=str(device), name=name), cfg, key_fps)
 
 
 # --------------------------------------------------------------------------------------- output
@@ -923,12 +945,19 @@ def _build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--video-store", type=Path, default=None,
                     help="video feature store whose settings the audio-visual checkpoints were trained with "
                          "(data/features/video_train.h5); only for checkpoints that do not record them")
-    ap.add_argument("--detector", choices=("haar",), default=None,
+    ap.add_argument("--detector", default=None, metavar="NAME",
                     help="visual post-processing of a video: refine the audio-visual prediction with faces found "
-                         "on key frames (haar: OpenCV's bundled frontal-face cascade)")
-    ap.add_argument("--key-fps", type=float, default=2.0, help="key frames per second for --detector (default 2)")
+                         "on key frames. Without --params: haar (OpenCV's bundled frontal-face cascade, default "
+                         "settings); with --params: an entry of its detect.detectors, e.g. people")
+    ap.add_argument("--params", type=Path, default=None, metavar="PARAMS_YAML",
+                    help="a pipeline's params.yaml: --detector NAME then takes detect.detectors.NAME, "
+                         "postprocess.NAME and detect.key_fps from it, as the pipeline's detect and postprocess "
+                         "stages do (--key-fps and --refine override them)")
+    ap.add_argument("--key-fps", type=float, default=None,
+                    help="key frames per second for --detector (default: detect.key_fps of --params, else 2)")
     ap.add_argument("--refine", default=None, metavar="KEY=V[,KEY=V...]",
-                    help="refinement parameters for --detector (seldlib.postprocess.RefineConfig; default "
+                    help="refinement parameters for --detector (seldlib.postprocess.RefineConfig; default: "
+                         "postprocess.NAME of --params, else "
                          + ",".join(f"{k}={v:g}" for k, v in DEFAULT_REFINE.items()) + ",hold_s=0.5/key_fps)")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     ap.add_argument("--sed-weights", default=None, metavar="KIND=W[,KIND=W...]",
@@ -972,8 +1001,18 @@ def _run(args: argparse.Namespace) -> int:
     need_video = args.video_out or args.detector is not None
     why = "--video-out" if args.video_out else "--detector"
     refine_args = _parse_key_values(args.refine, "--refine")
-    if refine_args and args.detector is None:
-        raise SeldInputError(None, "--refine sets the parameters of --detector; give --detector too")
+    if args.detector is None and (refine_args or args.params is not None or args.key_fps is not None):
+        raise SeldInputError(None, "--refine, --params and --key-fps set up --detector; give --detector too")
+    detector: str | dict | None = args.detector
+    key_fps = args.key_fps
+    if args.params is not None:
+        detector, pipeline_refine, pipeline_fps = pipeline_refine_settings(args.params, args.detector)
+        refine_args = {**pipeline_refine, **(refine_args or {})}
+        key_fps = pipeline_fps if key_fps is None else key_fps
+    elif args.detector is not None and args.detector != "haar":
+        raise SeldInputError(None, f"--detector {args.detector!r}: without --params only haar is known "
+                                   "(give --params params.yaml to use one of its detect.detectors entries)")
+    key_fps = 2.0 if key_fps is None else key_fps
     for path in args.inputs:
         if path.stem in stems:
             raise SeldInputError(path, f"has the same name as {stems[path.stem]}; both would write {path.stem}.csv")
@@ -988,7 +1027,7 @@ def _run(args: argparse.Namespace) -> int:
         if not system.needs_video or any("accdoa" in get_kind(k).outputs for k in system.kinds):
             raise SeldInputError(None, "--detector refines the on-screen posteriors of class-wise audio-visual "
                                        "models: give av_sed_sce_ons / av_ts_sed_sce_ons checkpoints")
-        refiner = build_refiner(args.detector, args.key_fps, refine_args, system.device)
+        refiner = build_refiner(detector, key_fps, refine_args, system.device, name=args.detector)
     if args.out.exists() and not args.out.is_dir():
         raise SeldInputError(args.out, "output path exists and is not a folder")
     for path in args.inputs:

@@ -43,7 +43,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm import tqdm
 
 from seldlib.atomic import atomic_path
-from seldlib.device import bf16_supported
+from seldlib.device import bf16_supported, resolve_device
 from seldlib.constants import LABEL_HOP_SECONDS, N_LABEL_FRAMES
 from seldlib.errors import SeldInputError
 from seldlib.media import decode_frames
@@ -185,12 +185,6 @@ def _fold_batchnorm(backbone: nn.Sequential) -> nn.Sequential:
     return backbone
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 # --------------------------------------------------------------------------------------------
 # Extractor
 # --------------------------------------------------------------------------------------------
@@ -276,7 +270,7 @@ class ResNetFeatureExtractor:
         self.seed = int(seed)
         self.full_fov = bool(full_fov)
         self.resolution = int(resolution)
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.batch_size = max(1, int(batch_size))
         self.fold_bn = bool(fold_bn)
         supported = bf16_supported(self.device)

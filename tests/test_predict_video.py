@@ -521,3 +521,45 @@ def test_cli_detector_option(tmp_path, capsys, coded_mp4, video_attrs):
         rc = main(["--models", *map(str, models), "--out", str(tmp_path / "o2"), "--no-progress", "--detector", "haar",
                    *extra])
         assert rc == 2 and words in _error_line(capsys)
+
+
+def test_refiner_from_a_pipeline_params_file(tmp_path):
+    """``seld --detector NAME --params FILE`` refines with the pipeline's own detector entry, refinement
+    section and key-frame rate (the values written below), not with seld's defaults."""
+    from seldlib.predict import DEFAULT_REFINE, build_refiner, pipeline_refine_settings
+
+    params = tmp_path / "pipe" / "params.yaml"
+    params.parent.mkdir()
+    params.write_text(
+        "detect:\n  key_fps: 4.0\n  device: cpu\n  detectors:\n"
+        "    people: {kind: haar, scale_factor: 1.2, min_neighbors: 2, min_size: 30}\n"
+        "    objects: {kind: grounding_dino, weights: weights/gd}\n"
+        "postprocess:\n  stages: [people]\n"
+        "  people: {gate_deg: 25.0, blend: 0.5, min_score: 0.3, onscreen_hit: 1.0, miss_scale: 0.8, hold_s: 0.1}\n")
+    spec, refine_args, key_fps = pipeline_refine_settings(params, "people")
+    assert spec == {"kind": "haar", "scale_factor": 1.2, "min_neighbors": 2, "min_size": 30} and key_fps == 4.0
+    refiner = build_refiner(spec, key_fps, {**refine_args, "gate_deg": 12.0}, name="people")
+    det = refiner.detector
+    assert (det.name, det.scale_factor, det.min_neighbors, det.min_size) == ("people", 1.2, 2, 30)
+    assert (refiner.cfg.gate_deg, refiner.cfg.blend, refiner.cfg.min_score, refiner.cfg.miss_scale,
+            refiner.cfg.hold_s, refiner.key_fps) == (12.0, 0.5, 0.3, 0.8, 0.1, 4.0)  # --refine wins
+    assert DEFAULT_REFINE["gate_deg"] != 25.0 and DEFAULT_REFINE["min_score"] != 0.3  # the file did change them
+    spec, refine_args, _ = pipeline_refine_settings(params, "objects")  # weights: from the params file's folder
+    assert spec["weights"] == str(params.parent / "weights" / "gd") and refine_args == {}
+    with pytest.raises(SeldInputError, match="has no entry 'cars'"):
+        pipeline_refine_settings(params, "cars")
+
+
+def test_cli_params_option_errors(tmp_path, capsys, coded_mp4, video_attrs):
+    model = _av_checkpoint(tmp_path, video_attrs[1])
+    params = tmp_path / "params.yaml"
+    params.write_text("detect:\n  key_fps: 2.0\n  detectors:\n    people: {kind: haar, min_neighbors: 3}\n"
+                      "postprocess:\n  stages: [people]\n  people: {gate_deg: 30.0, blend: 1.0, min_score: 0.4, "
+                      "onscreen_hit: 1.0, miss_scale: 1.0, hold_s: 0.25}\n")
+    base = ["--models", str(model), "--out", str(tmp_path / "o"), "--device", "cpu", "--no-progress"]
+    for extra, words in ((["--params", str(params)], "give --detector too"),
+                         (["--detector", "people"], "without --params only haar is known"),
+                         (["--detector", "cars", "--params", str(params)], "has no entry 'cars'")):
+        assert main([*base, *extra, "--", str(coded_mp4)]) == 2 and words in _error_line(capsys)
+    rc = main([*base, "--detector", "people", "--params", str(params), "--", str(coded_mp4)])
+    assert rc == 0 and "coded.mp4: people refinement: 0 class-frames snapped" in capsys.readouterr().err
