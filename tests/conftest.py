@@ -16,9 +16,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # before any test module imports torc
 
 import pytest
 
-# Files by measured run time, longest first (seconds on a 2-core Xeon, one process: 817, 478, 265, 123, 101).
-LONGEST = ("test_pipeline.py", "test_dvc_team.py", "test_fault_injection.py", "test_ddp.py", "test_real_path.py")
-
+# Files by measured run time (seconds on a 2-core Xeon, one process: 817, 478, 265, 123, 101). xdist starts
+# each worker with two files, the first four queued: the pipeline file (1089 s beside another worker) gets a
+# short one beside it, and the other worker the next two long ones, so the longest never waits behind one.
+LONGEST = ("test_pipeline.py", "test_dvc_team.py", "test_device.py", "test_fault_injection.py", "test_ddp.py",
+           "test_real_path.py")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(LONGEST)}
