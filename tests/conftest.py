@@ -2,7 +2,7 @@
 
 The end-to-end files run DVC pipelines for minutes each, one process after another, so two workers halve
 the wall time on 2 cores only if neither waits for the longest file: those files are queued first (each
-file stays on one worker, ``--dist loadfile``), longest first, and every worker and the processes it
+file stays on one worker, ``--dist loadfile``), in the order ``LONGEST`` explains, and every worker and the processes it
 starts keep to one thread, so two workers do not oversubscribe the cores.
 """
 
@@ -21,6 +21,7 @@ import pytest
 # short one beside it, and the other worker the next two long ones, so the longest never waits behind one.
 LONGEST = ("test_pipeline.py", "test_dvc_team.py", "test_device.py", "test_fault_injection.py", "test_ddp.py",
            "test_real_path.py")
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(LONGEST)}
